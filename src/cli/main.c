@@ -1,27 +1,41 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "core/log.h"
 
-static void usage(FILE *f)
-{
-	fputs("usage: portcullis COMMAND [OPTIONS]\n"
-	      "commands:\n"
-	      "  check TARGET   decide one destination without traffic\n",
-	      f);
-}
+static const char usage_text[] =
+	"usage: portcullis COMMAND [OPTIONS]\n"
+	"\n"
+	"commands:\n"
+	"  check TARGET   decide one destination without traffic (URL, host:port or host)\n"
+	"\n"
+	"Run 'portcullis COMMAND --help' for a command's options.\n";
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{"check", pc_cmd_check},
+};
 
 int main(int argc, char **argv)
 {
 	pc_log_init("portcullis", PC_LOG_INFO);
 	if (argc < 2) {
-		usage(stderr);
+		fputs(usage_text, stderr);
 		return 2;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage(stdout);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_text, stdout);
 		return 0;
 	}
-	pc_log_warnx("unknown command: %s", argv[1]);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	pc_cli_error("unknown command '%s' (try --help)", argv[1]);
 	return 2;
 }

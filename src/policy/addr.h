@@ -36,6 +36,9 @@ bool pc_addr4_is_public(const uint8_t a[4]);
 bool pc_addr6_is_public(const uint8_t a[16]);
 /* The same for a sockaddr (AF_INET or AF_INET6; any other family is not public). */
 bool pc_addr_is_public(const struct sockaddr *sa);
+/* If a (IPv6) embeds an IPv4 address by one of the forms above (mapped, compatible, NAT64,
+ * 6to4), stores it in v4 and returns true. */
+bool pc_addr6_embedded_v4(const uint8_t a[16], uint8_t v4[4]);
 /* True for 127/8, ::1, and IPv4-mapped/compatible loopback. */
 bool pc_addr_is_loopback(const struct sockaddr *sa);
 

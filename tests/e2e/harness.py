@@ -1,0 +1,124 @@
+"""Shared pieces of the end-to-end tests: the binary under test, scratch directories,
+configuration files, and the helper servers the tests start on loopback.
+
+Every test runs under tests/clean-env (no proxy variables, XDG_* and PORTCULLIS_CONFIG pointing
+into a fresh directory), and every wait here is bounded.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("PORTCULLIS_BIN", "")
+SOURCE_DIR = os.environ.get("PC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+SUPPORT = os.path.join(SOURCE_DIR, "tests", "support")
+
+
+def wait_for_file(path, timeout=10.0, proc=None):
+    """Returns the content of path once it exists and is non-empty, within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                text = f.read()
+            if text:
+                return text
+        except FileNotFoundError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %s before writing %s" % (proc.returncode, path))
+        time.sleep(0.02)
+    raise TimeoutError("%s did not appear within %.1fs" % (path, timeout))
+
+
+class DnsServer:
+    """tests/support/dnsserver.py on 127.0.0.1 with a port of its own.
+
+    records: list of (name, type, value); blackhole/servfail: names it never answers / fails.
+    """
+
+    def __init__(self, tmpdir, records=(), blackhole=(), servfail=()):
+        self.ready = os.path.join(tmpdir, "dns.ready")
+        self.log = os.path.join(tmpdir, "dns.log")
+        args = [sys.executable, os.path.join(SUPPORT, "dnsserver.py"), "--port", "0",
+                "--ready-file", self.ready, "--log", self.log]
+        for name, rtype, value in records:
+            args += ["--record", name, rtype, value]
+        for name in blackhole:
+            args += ["--blackhole", name]
+        for name in servfail:
+            args += ["--servfail", name]
+        self.proc = subprocess.Popen(args)
+        self.port = int(wait_for_file(self.ready, proc=self.proc).strip())
+        self.address = "127.0.0.1:%d" % self.port
+
+    def queries(self):
+        """The names asked so far, lowercased, in order."""
+        try:
+            with open(self.log) as f:
+                return [line.split()[0].lower().rstrip(".") for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class TestCase(unittest.TestCase):
+    """A test with a scratch directory and helpers to run portcullis."""
+
+    def setUp(self):
+        if not BIN or not os.access(BIN, os.X_OK):
+            self.fail("PORTCULLIS_BIN does not name the built binary")
+        self._tmp = tempfile.TemporaryDirectory(prefix="pc-e2e-")
+        self.tmp = self._tmp.name
+        self._cleanups = []
+
+    def tearDown(self):
+        for fn in reversed(self._cleanups):
+            fn()
+        self._tmp.cleanup()
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def config(self, text, name="config.toml"):
+        return self.write(name, text)
+
+    def dns(self, **kw):
+        server = DnsServer(self.tmp, **kw)
+        self._cleanups.append(server.stop)
+        return server
+
+    def run_bin(self, *args, timeout=30, env=None):
+        return subprocess.run([BIN] + list(args), capture_output=True, text=True,
+                              timeout=timeout, env=env)
+
+    def check(self, config_text, target, *extra, expect_rc=None):
+        """Runs `portcullis check` and returns (exit status, parsed JSON or None, stderr)."""
+        cfg = self.config(config_text)
+        res = self.run_bin("check", "--config", cfg, *extra, target)
+        out = None
+        if res.stdout.strip():
+            out = json.loads(res.stdout)
+            self.assertEqual(res.stdout.count("\n"), 1, "exactly one JSON line on stdout")
+        if expect_rc is not None:
+            self.assertEqual(res.returncode, expect_rc, res.stderr)
+        return res.returncode, out, res.stderr
+
+
+def main():
+    unittest.main(verbosity=2)
