@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -22,7 +23,6 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid", "GIT_COMMI
 
 
 def has_ipv6_loopback():
-    import socket
     try:
         with socket.socket(socket.AF_INET6) as s:
             s.bind(("::1", 0))
@@ -203,7 +203,6 @@ class OriginTest(ServerTestCase):
         self.assertTrue(rest.startswith(b"HTTP/1.1 200 OK\r\n"))
 
     def test_expect_100_continue(self):
-        import socket
         with socket.create_connection(("127.0.0.1", self.o.port), timeout=10) as s:
             s.sendall(b"POST /expect HTTP/1.1\r\nHost: o\r\nExpect: 100-continue\r\n"
                       b"Content-Length: 5\r\nConnection: close\r\n\r\n")
@@ -252,7 +251,6 @@ class OriginTest(ServerTestCase):
         self.assertIn(("connection", "close"), fields)
 
     def test_websocket_echo(self):
-        import socket
         key = base64.b64encode(b"0123456789abcdef")
         with socket.create_connection(("127.0.0.1", self.o.port), timeout=10) as s:
             s.sendall(b"GET /ws HTTP/1.1\r\nHost: o\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -368,7 +366,6 @@ class OriginTest(ServerTestCase):
         self.assertTrue(self.o.alive())
 
     def test_stop_with_a_connection_hanging(self):
-        import socket
         with socket.create_connection(("127.0.0.1", self.o.port), timeout=5) as s:
             s.sendall(get("/hang"))
             self.o.wait_requests(1)
