@@ -16,23 +16,10 @@ import unittest
 BIN = os.environ.get("PORTCULLIS_BIN", "")
 SOURCE_DIR = os.environ.get("PC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 SUPPORT = os.path.join(SOURCE_DIR, "tests", "support")
+sys.path.insert(0, SUPPORT)
 
-
-def wait_for_file(path, timeout=10.0, proc=None):
-    """Returns the content of path once it exists and is non-empty, within timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path) as f:
-                text = f.read()
-            if text:
-                return text
-        except FileNotFoundError:
-            pass
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError("process exited with %s before writing %s" % (proc.returncode, path))
-        time.sleep(0.02)
-    raise TimeoutError("%s did not appear within %.1fs" % (path, timeout))
+import servers  # noqa: E402  (tests/support, shared with the support self-test)
+from servers import wait_for_file  # noqa: E402,F401
 
 
 class DnsServer:
