@@ -145,7 +145,7 @@ static json_t *string_or_null(const char *s)
 int pc_audit_format(const struct pc_block *b, char *buf, size_t size)
 {
 	json_t *o = json_object();
-	char ts[40];
+	char ts[64];
 	struct tm tm;
 	time_t secs = (time_t)(b->ts_ms / 1000);
 	size_t n;

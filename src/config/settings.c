@@ -629,8 +629,8 @@ static int read_file(const char *path, char **text, size_t *len)
 
 static int load_file(const char *path, struct pc_settings **out, struct pc_config_error *err)
 {
-	char *text;
-	size_t len;
+	char *text = NULL;
+	size_t len = 0;
 	int rc = read_file(path, &text, &len);
 
 	if (rc < 0) {
