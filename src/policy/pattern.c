@@ -425,6 +425,8 @@ static size_t addr_key(int family, unsigned prefix_len, const uint8_t *addr,
 {
 	size_t n = family == 4 ? 4 : 16;
 
+	if (prefix_len > n * 8)
+		prefix_len = (unsigned)n * 8;
 	key[0] = (unsigned char)family;
 	key[1] = (unsigned char)prefix_len;
 	memset(key + 2, 0, 16);
