@@ -69,12 +69,7 @@ class TestCase(unittest.TestCase):
             self.fail("PORTCULLIS_BIN does not name the built binary")
         self._tmp = tempfile.TemporaryDirectory(prefix="pc-e2e-")
         self.tmp = self._tmp.name
-        self._cleanups = []
-
-    def tearDown(self):
-        for fn in reversed(self._cleanups):
-            fn()
-        self._tmp.cleanup()
+        self.addCleanup(self._tmp.cleanup)
 
     def write(self, name, text):
         path = os.path.join(self.tmp, name)
@@ -87,7 +82,7 @@ class TestCase(unittest.TestCase):
 
     def dns(self, **kw):
         server = DnsServer(self.tmp, **kw)
-        self._cleanups.append(server.stop)
+        self.addCleanup(server.stop)
         return server
 
     def run_bin(self, *args, timeout=30, env=None):

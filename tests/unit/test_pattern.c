@@ -246,7 +246,7 @@ static void invalid_patterns(void **state)
 	expect_invalid(0, "", "empty");
 	expect_invalid(0, "   ", "empty");
 	expect_invalid(0, "exa mple.com", "not a host name");
-	expect_invalid(0, "[abc].example", "not a host name");
+	expect_invalid(0, "[abc].example", "after ']'");
 	expect_invalid(0, "{a,b}.example", "not a host name");
 	expect_invalid(0, "a.**.example", "'**'");
 	expect_invalid(0, "a**b.example", "'**'");
