@@ -3,7 +3,8 @@
  *
  * A host is either a DNS name (lowercase A-labels, no trailing dot), an IPv4 address (dotted
  * quad, from any spelling resolvers accept: 127.1, 0x7f.1, 0177.0.0.1, 2130706433) or an IPv6
- * address (RFC 5952 text, with "%zone" when a zone id was given). Anything that cannot be
+ * address (inet_ntop text: RFC 5952, except that glibc writes ::/96 with a dotted tail, as in
+ * "::0.1.0.128"; "%zone" appended when a zone id was given). Anything that cannot be
  * normalised is refused with PC_EHOST; nothing is ever matched loosely. These functions never
  * block. An all-ASCII name without "xn--" labels, and every IP literal, is handled without
  * allocating or calling libidn2; Unicode names and A-labels go through libidn2, whose
@@ -55,7 +56,8 @@ enum {
  * 1..63 bytes of letters, digits, '-' and '_'. Input longer than PC_HOST_INPUT_MAX, any byte
  * that is not allowed (including NUL, '%' outside a zone id, whitespace inside), empty labels
  * and invalid A-labels are refused. With PC_HOST_GLOB, a host whose labels are all digits or
- * globs ("10.*") is refused (address ranges are CIDR), as is one whose last label is numeric.
+ * globs ("10.*") is refused (address ranges are CIDR), as is one whose last label is numeric;
+ * name patterns are meant to be matched against PC_HOST_NAME hosts only.
  * A zone id is only accepted as "%25" + 1..15 unreserved bytes on a link-local (fe80::/10)
  * address; it is decoded, so the canonical text "fe80::1%eth0" is not itself URL syntax
  * (write "[fe80::1%25eth0]" to re-parse it). addr.in6.sin6_scope_id is the interface index
