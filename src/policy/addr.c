@@ -168,3 +168,14 @@ socklen_t pc_addr_len(const union pc_sockaddr *a)
 		return sizeof(struct sockaddr_in6);
 	return 0;
 }
+
+bool pc_addr6_embedded_v4(const uint8_t a[16], uint8_t v4[4])
+{
+	bool opaque;
+	const uint8_t *p = embedded_ipv4(a, &opaque);
+
+	if (p == NULL)
+		return false;
+	memcpy(v4, p, 4);
+	return true;
+}
