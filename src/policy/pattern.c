@@ -55,11 +55,38 @@ struct table {
 	size_t used;
 };
 
+/* The compiled form that lookups use: open addressing over 8-byte slots (a 32-bit tag of the
+ * hash and the entry's arena offset), entries packed in one arena with their key right behind
+ * their header. A lookup touches one slot line and, only when the tag matches, usually one
+ * entry line; the build-time tables above are freed once this is made. */
+struct fslot {
+	uint32_t tag;
+	uint32_t off; /* arena offset + 1; 0: the slot is empty */
+};
+
+struct fentry {
+	uint16_t key_len;
+	uint8_t any;        /* bit r: role r applies on every port */
+	uint8_t listed;     /* bit r: role r applies on the ports listed at ports[r] */
+	uint32_t glob_head; /* index + 1 of the first glob filed under key, 0 for none */
+	uint32_t ports[ROLE_COUNT]; /* offset in ftable.ports of a count and sorted ports */
+	char key[];
+};
+
+struct ftable {
+	struct fslot *slots;
+	uint32_t mask;
+	char *arena;
+	uint16_t *ports;
+};
+
 struct pc_pattern_set {
 	size_t n_patterns;
 	unsigned flags;
-	struct table names; /* key: name text */
-	struct table addrs; /* key: family, prefix length, masked address */
+	struct table names; /* while building; key: name text */
+	struct table addrs; /* while building; key: family, prefix length, masked address */
+	struct ftable fnames;
+	struct ftable faddrs;
 	uint64_t v4_lens;   /* bit L: some IPv4 key has prefix length L (0..32) */
 	uint64_t v6_lens[3]; /* bit L: some IPv6 key has prefix length L (0..128) */
 	struct portset any;  /* "*" */
@@ -106,23 +133,6 @@ static inline uint64_t finish_hash(uint64_t h)
 }
 
 /* ---- tables ---- */
-
-static const struct entry *table_find(const struct table *t, uint64_t hash, const void *key,
-				      size_t len)
-{
-	size_t mask, i;
-
-	if (t->cap == 0)
-		return NULL;
-	mask = t->cap - 1;
-	for (i = hash & mask;; i = (i + 1) & mask) {
-		const struct entry *e = &t->slots[i];
-		if (e->hash == 0)
-			return NULL;
-		if (e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0)
-			return e;
-	}
-}
 
 static int table_grow(struct table *t)
 {
@@ -546,12 +556,85 @@ static void table_finish(struct table *t)
 			portset_finish(&t->slots[i].roles[r]);
 }
 
+static size_t fentry_size(size_t key_len)
+{
+	return (sizeof(struct fentry) + key_len + 3) & ~(size_t)3;
+}
+
+/* Builds the compiled table from a finished build-time table. */
+static int freeze(const struct table *t, struct ftable *f)
+{
+	size_t n = 0, arena_len = 0, nports = 1, cap = 2, off = 0, poff = 1;
+
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct entry *e = &t->slots[i];
+		if (e->hash == 0)
+			continue;
+		n++;
+		arena_len += fentry_size(e->key_len);
+		for (int r = 0; r < ROLE_COUNT; r++)
+			if (!e->roles[r].any && e->roles[r].n > 0)
+				nports += 1 + e->roles[r].n;
+	}
+	while (cap < 2 * n)
+		cap *= 2;
+	if (cap > UINT32_MAX || arena_len >= UINT32_MAX || nports >= UINT32_MAX)
+		return -ENOMEM;
+	f->slots = calloc(cap, sizeof(*f->slots));
+	f->arena = malloc(arena_len ? arena_len : 1);
+	f->ports = malloc(nports * sizeof(*f->ports));
+	if (f->slots == NULL || f->arena == NULL || f->ports == NULL)
+		return -ENOMEM;
+	f->mask = (uint32_t)(cap - 1);
+	f->ports[0] = 0;
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct entry *e = &t->slots[i];
+		struct fentry *fe;
+		uint32_t j;
+
+		if (e->hash == 0)
+			continue;
+		fe = (struct fentry *)(f->arena + off);
+		memset(fe, 0, sizeof(*fe));
+		fe->key_len = (uint16_t)e->key_len;
+		fe->glob_head = e->glob_head;
+		memcpy(fe->key, e->key, e->key_len);
+		for (int r = 0; r < ROLE_COUNT; r++) {
+			const struct portset *ps = &e->roles[r];
+			if (ps->any) {
+				fe->any |= (uint8_t)(1u << r);
+			} else if (ps->n > 0) {
+				fe->listed |= (uint8_t)(1u << r);
+				fe->ports[r] = (uint32_t)poff;
+				f->ports[poff++] = (uint16_t)ps->n;
+				memcpy(f->ports + poff, ps->ports, ps->n * sizeof(*ps->ports));
+				poff += ps->n;
+			}
+		}
+		for (j = (uint32_t)e->hash & f->mask; f->slots[j].off != 0; j = (j + 1) & f->mask)
+			;
+		f->slots[j].tag = (uint32_t)(e->hash >> 32);
+		f->slots[j].off = (uint32_t)off + 1;
+		off += fentry_size(e->key_len);
+	}
+	return 0;
+}
+
+static void ftable_free(struct ftable *f)
+{
+	free(f->slots);
+	free(f->arena);
+	free(f->ports);
+}
+
 void pc_pattern_set_free(struct pc_pattern_set *set)
 {
 	if (set == NULL)
 		return;
 	table_free(&set->names);
 	table_free(&set->addrs);
+	ftable_free(&set->fnames);
+	ftable_free(&set->faddrs);
 	portset_free(&set->any);
 	for (size_t i = 0; i < set->n_globs; i++) {
 		free(set->globs[i].labels);
@@ -599,6 +682,15 @@ int pc_pattern_set_build(const char *const *patterns, size_t n, unsigned flags,
 	portset_finish(&set->any);
 	for (size_t i = 0; i < set->n_globs; i++)
 		portset_finish(&set->globs[i].ports);
+	rc = freeze(&set->names, &set->fnames);
+	if (rc == 0)
+		rc = freeze(&set->addrs, &set->faddrs);
+	if (rc < 0)
+		goto fail;
+	table_free(&set->names);
+	table_free(&set->addrs);
+	memset(&set->names, 0, sizeof(set->names));
+	memset(&set->addrs, 0, sizeof(set->addrs));
 	set->n_patterns = n;
 	*out = set;
 	return 0;
@@ -615,6 +707,50 @@ size_t pc_pattern_set_size(const struct pc_pattern_set *set)
 }
 
 /* ---- matching ---- */
+
+static inline const struct fentry *ftable_find(const struct ftable *f, uint64_t hash,
+					       const void *key, size_t len)
+{
+	uint32_t tag = (uint32_t)(hash >> 32);
+
+	for (uint32_t i = (uint32_t)hash & f->mask;; i = (i + 1) & f->mask) {
+		const struct fslot *s = &f->slots[i];
+		const struct fentry *e;
+
+		if (s->off == 0)
+			return NULL;
+		if (s->tag != tag)
+			continue;
+		e = (const struct fentry *)(f->arena + s->off - 1);
+		if (e->key_len == len && memcmp(e->key, key, len) == 0)
+			return e;
+	}
+}
+
+static inline bool ports_has(const uint16_t *list, uint16_t port)
+{
+	uint32_t lo = 0, hi = list[0];
+
+	list++;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (list[mid] == port)
+			return true;
+		if (list[mid] < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static inline bool fentry_has(const struct ftable *f, const struct fentry *e, enum role r,
+			      uint16_t port)
+{
+	if (e->any & (1u << r))
+		return true;
+	return (e->listed & (1u << r)) && ports_has(f->ports + e->ports[r], port);
+}
 
 /* '*' matches any run of bytes and '?' exactly one, within one label (labels hold no dots). */
 static bool label_match(const char *pat, size_t pn, const char *s, size_t sn)
@@ -687,30 +823,30 @@ static bool globs_match(const struct pc_pattern_set *set, uint32_t head, const c
 static enum pc_match match_name(const struct pc_pattern_set *set, const struct pc_host *host,
 				uint16_t port)
 {
+	const struct ftable *f = &set->fnames;
 	const char *s = host->name;
 	size_t len = host->len;
 	uint64_t h = FNV_INIT;
 	bool wildcard = false;
 
 	for (size_t i = len; i > 0; i--) {
-		const struct entry *e;
+		const struct fentry *e;
 
 		h = fnv_step(h, (unsigned char)s[i - 1]);
 		if (i - 1 != 0 && s[i - 2] != '.')
 			continue;
-		e = table_find(&set->names, finish_hash(h), s + i - 1, len - i + 1);
+		e = ftable_find(f, finish_hash(h), s + i - 1, len - i + 1);
 		if (e == NULL)
 			continue;
 		if (i - 1 == 0) {
 			/* the whole name */
-			if (portset_has(&e->roles[ROLE_EXACT], port))
+			if (fentry_has(f, e, ROLE_EXACT, port))
 				return PC_MATCH_EXACT;
-			if (portset_has(&e->roles[ROLE_APEX], port))
+			if (fentry_has(f, e, ROLE_APEX, port))
 				wildcard = true;
-		} else {
+		} else if (!wildcard) {
 			/* a proper suffix: the host is under e->key */
-			if (portset_has(&e->roles[ROLE_SUB], port) ||
-			    portset_has(&e->roles[ROLE_APEX], port) ||
+			if (fentry_has(f, e, ROLE_SUB, port) || fentry_has(f, e, ROLE_APEX, port) ||
 			    globs_match(set, e->glob_head, s, i - 2, port))
 				wildcard = true;
 		}
@@ -723,26 +859,29 @@ static enum pc_match match_name(const struct pc_pattern_set *set, const struct p
 static enum pc_match match_ip(const struct pc_pattern_set *set, int family, const uint8_t *addr,
 			      uint16_t port)
 {
+	const struct ftable *f = &set->faddrs;
 	unsigned max = family == 4 ? 32 : 128;
 	enum pc_match best = PC_MATCH_NONE;
 
-	for (unsigned plen = 0; plen <= max; plen++) {
-		unsigned char key[18];
-		size_t klen;
-		const struct entry *e;
-		bool present = family == 4 ? (set->v4_lens >> plen) & 1
-					   : (set->v6_lens[plen / 64] >> (plen % 64)) & 1;
+	for (unsigned w = 0; w < (family == 4 ? 1u : 3u); w++) {
+		uint64_t bits = family == 4 ? set->v4_lens : set->v6_lens[w];
 
-		if (!present)
-			continue;
-		klen = addr_key(family, plen, addr, key);
-		e = table_find(&set->addrs, finish_hash(hash_bytes(key, klen)), key, klen);
-		if (e == NULL)
-			continue;
-		if (plen == max && portset_has(&e->roles[ROLE_EXACT], port))
-			return PC_MATCH_EXACT;
-		if (portset_has(&e->roles[ROLE_CIDR], port))
-			best = PC_MATCH_WILDCARD;
+		while (bits != 0) {
+			unsigned plen = w * 64 + (unsigned)__builtin_ctzll(bits);
+			unsigned char key[18];
+			size_t klen;
+			const struct fentry *e;
+
+			bits &= bits - 1;
+			klen = addr_key(family, plen, addr, key);
+			e = ftable_find(f, finish_hash(hash_bytes(key, klen)), key, klen);
+			if (e == NULL)
+				continue;
+			if (plen == max && fentry_has(f, e, ROLE_EXACT, port))
+				return PC_MATCH_EXACT;
+			if (fentry_has(f, e, ROLE_CIDR, port))
+				best = PC_MATCH_WILDCARD;
+		}
 	}
 	return best;
 }
