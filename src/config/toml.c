@@ -402,7 +402,8 @@ static void *arena_alloc(struct parser *ps, size_t size)
 	struct block *b = ps->doc->blocks, *nb;
 	size_t bsize;
 
-	if (size > PC_TOML_MAX_INPUT * (size_t)64)
+	if (size >
+	    PC_TOML_MAX_INPUT * (size_t)64) /* far above any real request: no overflow below */
 		return NULL;
 	size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (b && b->size - b->used >= size) {
@@ -1086,7 +1087,7 @@ static int to_float(struct parser *ps, const char *s, const char *e, struct node
 			return oom(ps);
 	}
 	d = strtod_l(ps->scratch, &end, ps->c_locale);
-	if (end != ps->scratch + ps->scratch_len - 1)
+	if (end != ps->scratch + ps->scratch_len - 1) /* the grammar was checked: never happens */
 		return syntax(ps, s, "invalid float");
 	if (isinf(d))
 		return syntax(ps, s, "float out of range");

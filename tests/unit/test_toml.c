@@ -234,6 +234,11 @@ static const struct good good_docs[] = {
           "{fruit={apple={color=\"red\",taste={sweet=true},texture={smooth=true}}}}"),
         G("[a.b.c]\n[a]\nb.d = 1", "{a={b={c={},d=1}}}"),
         G("[a]\nb.c.d = 1\nb.c.e = 2", "{a={b={c={d=1,e=2}}}}"),
+        G("[fruit]\napple.color = 1\n[[fruit.apple.seeds]]\nsize = 2",
+          "{fruit={apple={color=1,seeds=[{size=2}]}}}"),
+        G("[true]\n[false]\n[inf]\n[nan]\n[1.2]", "{true={},false={},inf={},nan={},1={2={}}}"),
+        G("[tbl]\na.b.c = {d.e = 1}\n[tbl.x]\na.b.c = {d.e = 1}",
+          "{tbl={a={b={c={d={e=1}}}},x={a={b={c={d={e=1}}}}}}}"),
         /* arrays of tables */
         G("[[a]]", "{a=[{}]}"),
         G("[[a]]\n[[a]]", "{a=[{},{}]}"),
@@ -545,6 +550,8 @@ static const struct bad bad_docs[] = {
           "table 'b.c' was defined by a [header] and cannot be extended with dotted keys"),
         B("[a.b.c.d]\nz = 9\n[a]\nb.c.d.k.t = 1", 4, 5, "table 'b.c.d' was defined by a [header]"),
         B("[[a.b]]\n[a]\nb.c = 1", 3, 1, "'b' is already an array of tables, not a table"),
+        B("[[albums.songs]]\n[[albums]]", 2, 3, "'albums' is already a table, not an array of"),
+        B("a = 1\n[[a.b]]", 2, 3, "'a' is already an integer, not a table"),
         B("[a]\n[a.b]\n[a]", 3, 2, "table 'a' is already defined"),
         /* inline tables are closed */
         B("a = {}\n[a]", 2, 2, "inline table 'a' cannot be extended"),
