@@ -820,25 +820,40 @@ static bool globs_match(const struct pc_pattern_set *set, uint32_t head, const c
 	return false;
 }
 
-static enum pc_match match_name(const struct pc_pattern_set *set, const struct pc_host *host,
+void pc_host_key_init(struct pc_host_key *k, const struct pc_host *host)
+{
+	const char *s = host->name;
+	uint64_t h = FNV_INIT;
+
+	k->host = host;
+	k->n = 0;
+	if (host->kind != PC_HOST_NAME)
+		return;
+	for (size_t i = host->len; i > 0 && k->n < PC_HOST_LABELS_MAX; i--) {
+		h = fnv_step(h, (unsigned char)s[i - 1]);
+		if (i - 1 == 0 || s[i - 2] == '.') {
+			k->suffix[k->n].off = (uint32_t)(i - 1);
+			k->suffix[k->n].hash = finish_hash(h);
+			k->n++;
+		}
+	}
+}
+
+static enum pc_match match_name(const struct pc_pattern_set *set, const struct pc_host_key *k,
 				uint16_t port)
 {
 	const struct ftable *f = &set->fnames;
-	const char *s = host->name;
-	size_t len = host->len;
-	uint64_t h = FNV_INIT;
+	const char *s = k->host->name;
+	size_t len = k->host->len;
 	bool wildcard = false;
 
-	for (size_t i = len; i > 0; i--) {
-		const struct fentry *e;
+	for (unsigned j = 0; j < k->n; j++) {
+		size_t off = k->suffix[j].off;
+		const struct fentry *e = ftable_find(f, k->suffix[j].hash, s + off, len - off);
 
-		h = fnv_step(h, (unsigned char)s[i - 1]);
-		if (i - 1 != 0 && s[i - 2] != '.')
-			continue;
-		e = ftable_find(f, finish_hash(h), s + i - 1, len - i + 1);
 		if (e == NULL)
 			continue;
-		if (i - 1 == 0) {
+		if (off == 0) {
 			/* the whole name */
 			if (fentry_has(f, e, ROLE_EXACT, port))
 				return PC_MATCH_EXACT;
@@ -847,7 +862,7 @@ static enum pc_match match_name(const struct pc_pattern_set *set, const struct p
 		} else if (!wildcard) {
 			/* a proper suffix: the host is under e->key */
 			if (fentry_has(f, e, ROLE_SUB, port) || fentry_has(f, e, ROLE_APEX, port) ||
-			    globs_match(set, e->glob_head, s, i - 2, port))
+			    globs_match(set, e->glob_head, s, off - 1, port))
 				wildcard = true;
 		}
 	}
@@ -916,15 +931,24 @@ enum pc_match pc_pattern_set_match_addr(const struct pc_pattern_set *set, const 
 	return match_sockaddr(set, sa, port);
 }
 
-enum pc_match pc_pattern_set_match(const struct pc_pattern_set *set, const struct pc_host *host,
-				   uint16_t port)
+enum pc_match pc_pattern_set_match_key(const struct pc_pattern_set *set,
+				       const struct pc_host_key *k, uint16_t port)
 {
 	enum pc_match m;
 
-	if (host->kind != PC_HOST_NAME)
-		return match_sockaddr(set, &host->addr.sa, port);
-	m = match_name(set, host, port);
+	if (k->host->kind != PC_HOST_NAME)
+		return match_sockaddr(set, &k->host->addr.sa, port);
+	m = match_name(set, k, port);
 	if (m == PC_MATCH_NONE && portset_has(&set->any, port))
 		m = PC_MATCH_WILDCARD;
 	return m;
+}
+
+enum pc_match pc_pattern_set_match(const struct pc_pattern_set *set, const struct pc_host *host,
+				   uint16_t port)
+{
+	struct pc_host_key k;
+
+	pc_host_key_init(&k, host);
+	return pc_pattern_set_match_key(set, &k, port);
 }

@@ -54,9 +54,27 @@ int pc_pattern_set_build(const char *const *patterns, size_t n, unsigned flags,
 
 void pc_pattern_set_free(struct pc_pattern_set *set);
 
+/* The hashes of a name's suffixes (one per label boundary), computed once per request and used
+ * with every pattern set it is matched against. */
+#define PC_HOST_LABELS_MAX 128
+struct pc_host_key {
+	const struct pc_host *host;
+	unsigned n; /* suffixes, shortest first; the last one is the whole name */
+	struct {
+		uint32_t off; /* where the suffix starts in host->name */
+		uint64_t hash;
+	} suffix[PC_HOST_LABELS_MAX];
+};
+
+/* Prepares k for host (which must outlive k). */
+void pc_host_key_init(struct pc_host_key *k, const struct pc_host *host);
+
 /* How the best pattern matches host on port (a normalised host; port 1..65535). */
 enum pc_match pc_pattern_set_match(const struct pc_pattern_set *set, const struct pc_host *host,
 				   uint16_t port);
+/* The same with the suffix hashes already computed. */
+enum pc_match pc_pattern_set_match_key(const struct pc_pattern_set *set,
+				       const struct pc_host_key *k, uint16_t port);
 
 /* How the IP patterns (literals, CIDR blocks and '*') match an address, e.g. one a name
  * resolved to. */
