@@ -14,7 +14,7 @@
 static struct pc_policy *policy(const char *toml)
 {
 	struct pc_settings *s;
-	struct pc_policy *p;
+	struct pc_policy *p = NULL;
 	struct pc_config_error err;
 
 	if (pc_settings_parse(toml, strlen(toml), "t.toml", &s, &err) != 0 ||
