@@ -50,17 +50,24 @@ bool pc_http_chunked_done(const struct pc_http_chunked *d)
 	return d->state == ST_DONE;
 }
 
-/* Where whitespace, ';' or CR may follow (after the size, a name or a value). */
-static const char *ext_next(struct pc_http_chunked *d, unsigned char c, unsigned ws_state)
+/* After the size, an extension name or a value, or whitespace after one of them: more
+ * whitespace, '=' (after a name), ';' or, unless whitespace came last, the CR. */
+static const char *ext_after(struct pc_http_chunked *d, unsigned char c, bool after_ws,
+                             bool after_name)
 {
-	if (pc_http__is_ows(c))
-		d->state = ws_state;
+	if (after_name && c == '=')
+		d->state = ST_EXT_EQ;
+	else if (pc_http__is_ows(c))
+		d->state = after_name ? ST_EXT_NAME_WS : ST_EXT_WS;
 	else if (c == ';')
 		d->state = ST_EXT_SEMI;
-	else if (c == '\r')
+	else if (c == '\r' && !after_ws)
 		d->state = ST_SIZE_LF;
+	else if (c == '\n')
+		return "bare LF in chunked framing";
 	else
-		return c == '\n' ? "bare LF in chunked framing" : "invalid chunk extension";
+		return after_ws ? "whitespace not followed by a chunk extension"
+		                : "invalid chunk extension";
 	return NULL;
 }
 
@@ -100,38 +107,24 @@ static const char *size_line(struct pc_http_chunked *d, unsigned char c)
 		return "chunk extension too long";
 	bool tchar = pc_http__is(c, PC_HTTP__TCHAR), ws = pc_http__is_ows(c);
 	switch (d->state) {
-	case ST_SIZE:
 	case ST_EXT_VALUE:
-		if (tchar && d->state == ST_EXT_VALUE)
+		if (tchar)
 			return NULL;
 		/* fall through */
+	case ST_SIZE:
 	case ST_EXT_END:
-		return ext_next(d, c, ST_EXT_WS);
+		return ext_after(d, c, false, false);
 	case ST_EXT_WS:
-		if (ws || c == ';')
-			return ext_next(d, c, ST_EXT_WS);
-		return "whitespace not followed by a chunk extension";
+		return ext_after(d, c, true, false);
+	case ST_EXT_NAME:
+		return tchar ? NULL : ext_after(d, c, false, true);
+	case ST_EXT_NAME_WS:
+		return ext_after(d, c, true, true);
 	case ST_EXT_SEMI:
 		if (ws)
 			return NULL;
 		d->state = ST_EXT_NAME;
 		return tchar ? NULL : "invalid chunk extension name";
-	case ST_EXT_NAME:
-		if (tchar)
-			return NULL;
-		if (c == '=') {
-			d->state = ST_EXT_EQ;
-			return NULL;
-		}
-		return ext_next(d, c, ST_EXT_NAME_WS);
-	case ST_EXT_NAME_WS:
-		if (c == '=') {
-			d->state = ST_EXT_EQ;
-			return NULL;
-		}
-		if (ws || c == ';')
-			return ext_next(d, c, ST_EXT_NAME_WS);
-		return "invalid chunk extension";
 	case ST_EXT_EQ:
 		if (ws)
 			return NULL;

@@ -477,28 +477,27 @@ static const struct head_case bad_responses[] = {
         RBAD(GET, "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n"),
 };
 
-static void test_good_requests(void **state)
-{
-	(void)state;
-	check_head_cases(good_requests, sizeof good_requests / sizeof good_requests[0], false);
-}
+struct head_table {
+	const struct head_case *cases;
+	size_t n;
+	bool response;
+};
 
-static void test_bad_requests(void **state)
-{
-	(void)state;
-	check_head_cases(bad_requests, sizeof bad_requests / sizeof bad_requests[0], false);
-}
+#define TABLE(t, resp)                                                                             \
+	{                                                                                          \
+		t, sizeof t / sizeof t[0], resp                                                    \
+	}
+static const struct head_table tables[] = {
+        TABLE(good_requests, false),
+        TABLE(bad_requests, false),
+        TABLE(good_responses, true),
+        TABLE(bad_responses, true),
+};
 
-static void test_good_responses(void **state)
+static void test_head_table(void **state)
 {
-	(void)state;
-	check_head_cases(good_responses, sizeof good_responses / sizeof good_responses[0], true);
-}
-
-static void test_bad_responses(void **state)
-{
-	(void)state;
-	check_head_cases(bad_responses, sizeof bad_responses / sizeof bad_responses[0], true);
+	const struct head_table *t = *state;
+	check_head_cases(t->cases, t->n, t->response);
 }
 
 /* ---- one test per lesson ---- */
@@ -1021,10 +1020,10 @@ static void test_response_chunked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_good_requests),
-	        cmocka_unit_test(test_bad_requests),
-	        cmocka_unit_test(test_good_responses),
-	        cmocka_unit_test(test_bad_responses),
+	        {"good_requests", test_head_table, NULL, NULL, (void *)&tables[0]},
+	        {"bad_requests", test_head_table, NULL, NULL, (void *)&tables[1]},
+	        {"good_responses", test_head_table, NULL, NULL, (void *)&tables[2]},
+	        {"bad_responses", test_head_table, NULL, NULL, (void *)&tables[3]},
 	        cmocka_unit_test(test_two_content_lengths_rejected),
 	        cmocka_unit_test(test_te_and_cl_rejected),
 	        cmocka_unit_test(test_te_chunked_case_insensitive),
