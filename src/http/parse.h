@@ -135,8 +135,10 @@ struct pc_http_head {
 	struct pc_http_field *fields;
 	size_t nfields;
 	enum pc_http_body body;
-	uint64_t content_length; /* body == PC_HTTP_BODY_LENGTH */
-	unsigned connection;     /* PC_HTTP_CONN_* */
+	/* The Content-Length value, 0 when absent. It is the body's length only when body is
+	 * PC_HTTP_BODY_LENGTH (a response to HEAD, a 304 or a tunnel may carry one too). */
+	uint64_t content_length;
+	unsigned connection; /* PC_HTTP_CONN_* */
 	/* Other names listed by Connection headers, as written (compare case-insensitively, or use
 	 * pc_http_connection_names, or the PC_HTTP_FIELD_HOP flag of each field). */
 	size_t nconnection_names;
