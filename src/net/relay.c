@@ -187,10 +187,33 @@ static void on_idle(uv_timer_t *t)
 	uv_timer_start(t, on_idle, r->idle_ms - quiet, 0);
 }
 
-int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_tcp_t *b,
-		   uv_timer_t *timer, uint64_t idle_ms, const char *pending_a, size_t pending_len,
-		   pc_relay_done_cb done, void *data)
+/* Copies bytes already read from side s into its buffer and sends them on. */
+static void push_pending(struct pc_relay_side *s, const char *data, size_t len)
 {
+	struct pc_relay *r = s->relay;
+
+	if (len > PC_BUF_SIZE) {
+		relay_finish(r, -EINVAL);
+		return;
+	}
+	s->buf = pc_buf_get(r->pool);
+	if (s->buf == NULL) {
+		relay_finish(r, -ENOMEM);
+		return;
+	}
+	memcpy(s->buf, data, len);
+	s->len = len;
+	s->bytes_in = len;
+	flush(s);
+}
+
+int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_tcp_t *b,
+		   uv_timer_t *timer, uint64_t idle_ms, const char *pending_a, size_t pending_a_len,
+		   const char *pending_b, size_t pending_b_len, pc_relay_done_cb done, void *data)
+{
+	const char *pending[2] = {pending_a, pending_b};
+	size_t pending_len[2] = {pending_a_len, pending_b_len};
+
 	memset(r, 0, sizeof(*r));
 	r->pool = pool;
 	r->timer = timer;
@@ -207,18 +230,12 @@ int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_
 	}
 	timer->data = r;
 	uv_timer_start(timer, on_idle, idle_ms, 0);
-	if (pending_len > PC_BUF_SIZE || (pending_len > 0 && (r->side[0].buf = pc_buf_get(pool)) == NULL)) {
-		relay_finish(r, pending_len > PC_BUF_SIZE ? -EINVAL : -ENOMEM);
-	} else if (pending_len > 0) {
-		memcpy(r->side[0].buf, pending_a, pending_len);
-		r->side[0].len = pending_len;
-		r->side[0].bytes_in = pending_len;
-		flush(&r->side[0]);
-	} else {
-		start_reading(&r->side[0]);
+	for (int i = 0; i < 2 && !r->finished; i++) {
+		if (pending_len[i] > 0)
+			push_pending(&r->side[i], pending[i], pending_len[i]);
+		else
+			start_reading(&r->side[i]);
 	}
-	if (!r->finished)
-		start_reading(&r->side[1]);
 	r->starting = false;
 	return r->finished ? r->start_status : 0;
 }

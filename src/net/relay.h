@@ -53,12 +53,12 @@ struct pc_relay {
 };
 
 /* Starts relaying between a and b. timer (initialised by the caller, not active) enforces
- * idle_ms. pending_a/pending_len: bytes already read from a that must reach b first (copied,
- * at most PC_BUF_SIZE). Returns 0, or a negative error: the relay is over (no callback will
- * come) and the caller closes the handles. */
+ * idle_ms. pending_a / pending_b: bytes already read from a (b) that must reach b (a) first
+ * (copied, at most PC_BUF_SIZE each). Returns 0, or a negative error: the relay is over (no
+ * callback will come) and the caller closes the handles. */
 int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_tcp_t *b,
-		   uv_timer_t *timer, uint64_t idle_ms, const char *pending_a, size_t pending_len,
-		   pc_relay_done_cb done, void *data);
+		   uv_timer_t *timer, uint64_t idle_ms, const char *pending_a, size_t pending_a_len,
+		   const char *pending_b, size_t pending_b_len, pc_relay_done_cb done, void *data);
 
 /* Stops reading and the timer and returns the buffers; the done callback will not run. Writes
  * in flight complete or fail when the caller closes the handles. */
