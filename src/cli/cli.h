@@ -60,5 +60,6 @@ int pc_cli_load_policy(const struct pc_cli *c, struct pc_policy **out);
 void pc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int pc_cmd_check(int argc, char **argv);
+int pc_cmd_serve(int argc, char **argv);
 
 #endif

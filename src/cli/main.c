@@ -8,6 +8,7 @@ static const char usage_text[] =
 	"usage: portcullis COMMAND [OPTIONS]\n"
 	"\n"
 	"commands:\n"
+	"  serve          run the proxy (HTTP 127.0.0.1:3128) until SIGTERM\n"
 	"  check TARGET   decide one destination without traffic (URL, host:port or host)\n"
 	"\n"
 	"Run 'portcullis COMMAND --help' for a command's options.\n";
@@ -18,6 +19,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"serve", pc_cmd_serve},
 	{"check", pc_cmd_check},
 };
 
