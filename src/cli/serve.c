@@ -144,10 +144,12 @@ static void on_hup(uv_signal_t *h, int signum)
 	pc_policy_unref(p);
 }
 
-static int open_http_listener(const struct pc_settings *s, const char *flag,
-			      union pc_sockaddr *addr)
+/* Opens a listening socket on flag, or on the configured url, clamped to loopback unless the
+ * configuration dares otherwise. Returns the fd or a negative error (reported). */
+static int open_listener(const struct pc_settings *s, const char *flag, const char *url,
+			 union pc_sockaddr *addr)
 {
-	const char *text = flag != NULL ? flag : s->proxy_url;
+	const char *text = flag != NULL ? flag : url;
 	char shown[PC_ADDR_STRLEN + 8];
 	int fd;
 
@@ -186,7 +188,7 @@ int pc_cmd_serve(int argc, char **argv)
 	const char *http_flag = NULL, *socks_flag = NULL, *ready_file = NULL;
 	union pc_sockaddr addr;
 	char json[256], shown[PC_ADDR_STRLEN + 8];
-	int opt, fd, rc, status = 2;
+	int opt, fd, socks_fd = -1, rc, n, status = 2;
 	bool loop_open = false;
 
 	memset(&sv, 0, sizeof(sv));
@@ -242,36 +244,57 @@ int pc_cmd_serve(int argc, char **argv)
 	if (pc_cli_load_policy(&sv.cli, &policy) < 0)
 		goto out;
 	s = pc_policy_settings(policy);
-	if (socks_flag != NULL || s->enable_socks5)
-		pc_log_warnx("SOCKS5 is not available in this build yet: no SOCKS listener started");
-
 	signal(SIGPIPE, SIG_IGN);
-	fd = open_http_listener(s, http_flag, &addr);
+	fd = open_listener(s, http_flag, s->proxy_url, &addr);
 	if (fd < 0)
 		goto out;
+	if (s->enable_socks5) {
+		socks_fd = open_listener(s, socks_flag, s->socks_url, &addr);
+		if (socks_fd < 0) {
+			close(fd);
+			goto out;
+		}
+	} else if (socks_flag != NULL) {
+		pc_log_warnx("--socks ignored: enable_socks5 is false");
+	}
 	if (uv_loop_init(&sv.loop) < 0) {
 		close(fd);
+		if (socks_fd >= 0)
+			close(socks_fd);
 		pc_cli_error("serve: cannot start the event loop");
 		goto out;
 	}
 	loop_open = true;
 	rc = pc_server_new(&sv.loop, policy, s->audit_log, &sv.server);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = pc_server_listen(sv.server, PC_LISTENER_HTTP, fd);
-	else
+	} else {
 		close(fd);
+	}
+	if (socks_fd >= 0) {
+		if (rc == 0)
+			rc = pc_server_listen(sv.server, PC_LISTENER_SOCKS, socks_fd);
+		else
+			close(socks_fd);
+	}
 	if (rc < 0) {
 		pc_cli_error("serve: cannot start: %s", pc_strerror(rc));
 		goto out;
 	}
 	pc_server_listen_address(sv.server, PC_LISTENER_HTTP, &addr);
 	format_addr(&addr, shown, sizeof(shown));
-	snprintf(json, sizeof(json), "{\"http\":\"%s\"}\n", shown);
+	n = snprintf(json, sizeof(json), "{\"http\":\"%s\"", shown);
+	pc_log_info("HTTP proxy listening on %s (configuration: %s)", shown, s->source);
+	if (pc_server_listen_address(sv.server, PC_LISTENER_SOCKS, &addr) == 0) {
+		format_addr(&addr, shown, sizeof(shown));
+		n += snprintf(json + n, sizeof(json) - (size_t)n, ",\"socks\":\"%s\"", shown);
+		pc_log_info("SOCKS5 proxy listening on %s", shown);
+	}
+	snprintf(json + n, sizeof(json) - (size_t)n, "}\n");
 	if (ready_file != NULL && (rc = write_ready_file(ready_file, json)) < 0) {
 		pc_cli_error("serve: cannot write %s: %s", ready_file, strerror(-rc));
 		goto out;
 	}
-	pc_log_info("HTTP proxy listening on %s (configuration: %s)", shown, s->source);
 
 	uv_signal_init(&sv.loop, &sv.sig_term);
 	uv_signal_init(&sv.loop, &sv.sig_int);

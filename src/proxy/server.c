@@ -1,12 +1,16 @@
 #include "proxy/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "http/proxy.h"
+#include "socks/proxy.h"
 
 #define LISTENERS_MAX 8
 /* Buffers kept for reuse: enough for bursts, small enough for a low idle RSS. */
@@ -46,6 +50,9 @@ struct pc_server {
 	size_t n_conns;
 	size_t fd_cap; /* connections the fd limit admits */
 
+	int child_netns; /* run --isolate: the client's network namespace, else -1 */
+	int own_netns;
+
 	bool draining;
 	uv_timer_t drain_timer;
 	bool drain_timer_init;
@@ -83,6 +90,7 @@ int pc_server_new(uv_loop_t *loop, struct pc_policy *policy, const char *audit_p
 	if (s == NULL)
 		return -ENOMEM;
 	s->loop = loop;
+	s->child_netns = s->own_netns = -1;
 	s->conns.next = s->conns.prev = &s->conns;
 	pc_bufpool_init(&s->pool, POOL_KEEP);
 	s->fd_cap = SIZE_MAX;
@@ -127,6 +135,8 @@ void pc_server_free(struct pc_server *s)
 	pc_audit_free(s->audit);
 	pc_policy_unref(s->policy);
 	pc_bufpool_destroy(&s->pool);
+	if (s->own_netns >= 0)
+		close(s->own_netns);
 	if (s->drain_timer_init) {
 		/* the embedded timer is freed with the server once libuv is done with it */
 		s->drain_timer.data = s;
@@ -162,6 +172,11 @@ static void on_http_accept(void *data, int fd, const union pc_sockaddr *peer)
 	pc_http_accept(data, fd, peer);
 }
 
+static void on_socks_accept(void *data, int fd, const union pc_sockaddr *peer)
+{
+	pc_socks_accept(data, fd, peer);
+}
+
 int pc_server_listen(struct pc_server *s, enum pc_listener_kind kind, int fd)
 {
 	struct pc_listener *l;
@@ -169,9 +184,8 @@ int pc_server_listen(struct pc_server *s, enum pc_listener_kind kind, int fd)
 
 	if (s->n_listeners == LISTENERS_MAX)
 		return -ENOSPC;
-	if (kind != PC_LISTENER_HTTP)
-		return -EINVAL;
-	rc = pc_listener_start(s->loop, fd, on_http_accept, s, &l);
+	rc = pc_listener_start(s->loop, fd,
+			       kind == PC_LISTENER_HTTP ? on_http_accept : on_socks_accept, s, &l);
 	if (rc < 0)
 		return rc;
 	s->listeners[s->n_listeners].l = l;
@@ -428,4 +442,53 @@ void pc_server_drain(struct pc_server *s, uint64_t grace_ms, void (*done)(void *
 	}
 	if (s->n_conns == 0)
 		drain_finish(s);
+}
+
+int pc_server_set_client_netns(struct pc_server *s, int netns_fd)
+{
+	if (s->own_netns < 0) {
+		s->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (s->own_netns < 0)
+			return -errno;
+	}
+	s->child_netns = netns_fd;
+	return 0;
+}
+
+/* Creates and binds the socket in the current network namespace. */
+static int udp_socket_here(const union pc_sockaddr *local)
+{
+	union pc_sockaddr a = *local;
+	int fd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc;
+
+	if (fd < 0)
+		return -errno;
+	pc_addr_set_port(&a, 0);
+	if (bind(fd, &a.sa, pc_addr_len(&a)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int pc_server_udp_socket(struct pc_server *s, const union pc_sockaddr *local)
+{
+	int fd, rc;
+
+	if (s->child_netns < 0)
+		return udp_socket_here(local);
+	/* The loop thread visits the client's namespace just long enough to make the socket:
+	 * setns(CLONE_NEWNET) affects only the calling thread. */
+	if (setns(s->child_netns, CLONE_NEWNET) < 0)
+		return -errno;
+	fd = udp_socket_here(local);
+	if (setns(s->own_netns, CLONE_NEWNET) < 0) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		/* a thread stuck in the wrong namespace must not dial anything */
+		pc_fatalx("cannot return to the proxy's network namespace: %s", strerror(-rc));
+	}
+	return fd;
 }

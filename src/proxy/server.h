@@ -76,6 +76,15 @@ void pc_server_conn_remove(struct pc_server *s, struct pc_conn_link *l);
 size_t pc_server_conn_count(const struct pc_server *s);
 bool pc_server_draining(const struct pc_server *s);
 
+/* A bound UDP socket (non-blocking, close-on-exec) on local's address with a port the kernel
+ * picks, for a SOCKS5 UDP relay facing the client: the one place such sockets are made, so
+ * that under run --isolate they are made inside the client's network namespace. Returns the
+ * fd or -errno. */
+int pc_server_udp_socket(struct pc_server *s, const union pc_sockaddr *local);
+/* Makes pc_server_udp_socket create its sockets in the network namespace netns_fd (borrowed;
+ * it must stay open). Returns 0 or -errno. */
+int pc_server_set_client_netns(struct pc_server *s, int netns_fd);
+
 /* Stops accepting, asks every connection to drain, and calls done once none is left or after
  * grace_ms (when the rest are aborted). */
 void pc_server_drain(struct pc_server *s, uint64_t grace_ms, void (*done)(void *data),
