@@ -61,5 +61,7 @@ void pc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int pc_cmd_check(int argc, char **argv);
 int pc_cmd_serve(int argc, char **argv);
+int pc_cmd_run(int argc, char **argv);
+int pc_cmd_env(int argc, char **argv);
 
 #endif

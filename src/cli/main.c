@@ -8,7 +8,9 @@ static const char usage_text[] =
 	"usage: portcullis COMMAND [OPTIONS]\n"
 	"\n"
 	"commands:\n"
-	"  serve          run the proxy (HTTP 127.0.0.1:3128) until SIGTERM\n"
+	"  run -- CMD     run CMD with its network going through a private proxy\n"
+	"  serve          run the proxy (HTTP 127.0.0.1:3128, SOCKS5 :8081) until SIGTERM\n"
+	"  env            print the proxy variables a command gets\n"
 	"  check TARGET   decide one destination without traffic (URL, host:port or host)\n"
 	"\n"
 	"Run 'portcullis COMMAND --help' for a command's options.\n";
@@ -19,7 +21,9 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"run", pc_cmd_run},
 	{"serve", pc_cmd_serve},
+	{"env", pc_cmd_env},
 	{"check", pc_cmd_check},
 };
 
