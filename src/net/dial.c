@@ -1,0 +1,406 @@
+/* Happy-eyeballs dialing over a fixed address list; see dial.h and docs/dialing.md. */
+#include "net/dial.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+struct attempt {
+	uv_poll_t poll;
+	struct pc_dial *d;
+	int fd; /* -1 when not started or closed */
+};
+
+struct pc_dial {
+	uv_loop_t *loop;
+	uv_timer_t delay;    /* starts the next attempt; defers a result known while starting */
+	uv_timer_t deadline; /* the overall timeout */
+	int open_handles;    /* freed when done and every handle has closed */
+	bool done;           /* reported or cancelled: no callback from here on */
+	bool starting;       /* inside pc_dial_start: results must be deferred */
+	pc_dial_cb cb;
+	void *data;
+	struct pc_addr_list addrs; /* in dialing order */
+	unsigned next;             /* index of the next address to try */
+	unsigned in_flight;        /* attempts connecting */
+	int error;                 /* most telling attempt error so far */
+	struct pc_dial_stats stats;
+	/* pc_dial_start_name */
+	struct pc_resolve_req *req;
+	bool (*check)(void *data, const struct sockaddr *sa);
+	uint16_t port;
+	struct attempt attempts[PC_ADDRS_MAX]; /* attempts[i] dials addrs.addrs[i] */
+};
+
+void pc_dial_order(struct pc_addr_list *list)
+{
+	union pc_sockaddr same[PC_ADDRS_MAX], other[PC_ADDRS_MAX];
+	unsigned n_same = 0, n_other = 0, k = 0;
+	sa_family_t first;
+
+	if (!list || list->n == 0 || list->n > PC_ADDRS_MAX)
+		return;
+	first = list->addrs[0].sa.sa_family;
+	for (unsigned i = 0; i < list->n; i++) {
+		if (list->addrs[i].sa.sa_family == first)
+			same[n_same++] = list->addrs[i];
+		else
+			other[n_other++] = list->addrs[i];
+	}
+	for (unsigned i = 0; i < n_same || i < n_other; i++) {
+		if (i < n_same)
+			list->addrs[k++] = same[i];
+		if (i < n_other)
+			list->addrs[k++] = other[i];
+	}
+}
+
+/* How much an attempt error says about the destination. A refusal means the host answered;
+ * unreachable errors say where the path ends; errors meaning this machine cannot use that
+ * family at all say least. */
+static int error_rank(int err)
+{
+	switch (-err) {
+	case 0:
+		return 0;
+	case ECONNREFUSED:
+		return 6;
+	case ETIMEDOUT:
+	case ECONNRESET:
+		return 5;
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case EACCES:
+	case EPERM:
+		return 4;
+	case ENETUNREACH:
+	case ENETDOWN:
+		return 3;
+	case EAFNOSUPPORT:
+	case EADDRNOTAVAIL:
+	case EPROTONOSUPPORT:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+static void note_error(struct pc_dial *d, int err)
+{
+	d->stats.failed++;
+	if (error_rank(err) > error_rank(d->error))
+		d->error = err;
+}
+
+static void handle_closed(struct pc_dial *d)
+{
+	if (--d->open_handles == 0 && d->done)
+		free(d);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	handle_closed(h->data);
+}
+
+static void on_attempt_closed(uv_handle_t *h)
+{
+	handle_closed(((struct attempt *)h->data)->d);
+}
+
+/* Closes the attempt's poll handle and, unless keep_fd, its socket (safe at once: closing the
+ * handle takes the fd out of epoll synchronously). */
+static void attempt_close(struct attempt *a, bool keep_fd)
+{
+	if (a->fd < 0)
+		return;
+	uv_close((uv_handle_t *)&a->poll, on_attempt_closed);
+	if (!keep_fd)
+		close(a->fd);
+	a->fd = -1;
+	a->d->in_flight--;
+}
+
+/* Ends the dial: no callback after this, every handle closing. Returns the winner's fd (or
+ * -1), which the caller passes on. */
+static int dial_end(struct pc_dial *d, struct attempt *winner)
+{
+	int fd = winner ? winner->fd : -1;
+
+	d->done = true;
+	d->cb = NULL;
+	if (d->req) {
+		pc_resolve_cancel(d->req);
+		d->req = NULL;
+	}
+	for (unsigned i = 0; i < d->next; i++)
+		attempt_close(&d->attempts[i], &d->attempts[i] == winner);
+	uv_close((uv_handle_t *)&d->delay, on_timer_closed);
+	uv_close((uv_handle_t *)&d->deadline, on_timer_closed);
+	return fd;
+}
+
+/* Reports and ends; d stays allocated during the callback (its handles are closing). */
+static void finish(struct pc_dial *d, int status, struct attempt *winner)
+{
+	pc_dial_cb cb = d->cb;
+	void *data = d->data;
+	union pc_sockaddr peer;
+	int fd;
+
+	if (winner)
+		peer = d->addrs.addrs[winner - d->attempts];
+	fd = dial_end(d, winner);
+	cb(data, status, fd, winner ? &peer : NULL);
+}
+
+static void on_deferred_failure(uv_timer_t *t)
+{
+	struct pc_dial *d = t->data;
+
+	finish(d, d->error, NULL);
+}
+
+static void fail(struct pc_dial *d)
+{
+	/* Only attempts failing inside pc_dial_start get here synchronously; the delay timer is
+	 * idle then (no attempt is in flight). */
+	if (d->starting)
+		uv_timer_start(&d->delay, on_deferred_failure, 0, 0);
+	else
+		finish(d, d->error, NULL);
+}
+
+static void on_attempt(uv_poll_t *h, int status, int events);
+
+/* Opens a socket and starts a non-blocking connect to addrs[i]. Returns 0 or -errno. */
+static int attempt_start(struct pc_dial *d, unsigned i)
+{
+	static const int on = 1;
+	struct attempt *a = &d->attempts[i];
+	const union pc_sockaddr *addr = &d->addrs.addrs[i];
+	int fd, rc;
+
+	fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	/* A connect that completes at once is reported by the poll like any other. */
+	if (connect(fd, &addr->sa, pc_addr_len(addr)) != 0 && errno != EINPROGRESS &&
+	    errno != EINTR) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	rc = uv_poll_init(d->loop, &a->poll, fd);
+	if (rc == 0) {
+		a->poll.data = a;
+		d->open_handles++;
+		a->fd = fd;
+		d->in_flight++;
+		rc = uv_poll_start(&a->poll, UV_WRITABLE, on_attempt);
+		if (rc != 0)
+			attempt_close(a, false);
+	} else {
+		close(fd);
+	}
+	return rc;
+}
+
+static void on_delay(uv_timer_t *t);
+
+/* Starts the next attempt that can be started; reports failure when none is left and none is
+ * in flight. */
+static void try_next(struct pc_dial *d)
+{
+	while (d->next < d->addrs.n) {
+		int rc = attempt_start(d, d->next++);
+
+		d->stats.attempts++;
+		if (rc == 0) {
+			if (d->next < d->addrs.n)
+				uv_timer_start(&d->delay, on_delay, PC_DIAL_ATTEMPT_DELAY_MS, 0);
+			return;
+		}
+		note_error(d, rc);
+	}
+	if (d->in_flight == 0)
+		fail(d);
+}
+
+static void on_delay(uv_timer_t *t)
+{
+	struct pc_dial *d = t->data;
+
+	d->stats.delayed++;
+	try_next(d);
+}
+
+/* TCP simultaneous open lets a socket connect to itself when the kernel picks the destination
+ * port as its local port on the same address (dialing a local port nobody listens on). */
+static bool connected_to_itself(int fd)
+{
+	union pc_sockaddr local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+
+	if (getsockname(fd, &local.sa, &llen) != 0 || getpeername(fd, &peer.sa, &plen) != 0)
+		return false;
+	return llen == plen && memcmp(&local, &peer, llen) == 0;
+}
+
+static void on_attempt(uv_poll_t *h, int status, int events)
+{
+	struct attempt *a = h->data;
+	struct pc_dial *d = a->d;
+	int so_error = 0;
+	socklen_t len = sizeof(so_error);
+
+	if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
+		so_error = errno;
+	if (so_error == 0 && status == 0 && (events & UV_WRITABLE)) {
+		if (!connected_to_itself(a->fd)) {
+			finish(d, 0, a);
+			return;
+		}
+		so_error = ECONNREFUSED; /* nobody listened there */
+	}
+	/* libuv reports POLLERR as UV_EBADF; SO_ERROR holds the real reason. */
+	note_error(d, so_error ? -so_error : status < 0 ? status : -EIO);
+	attempt_close(a, false);
+	/* The newest attempt failing starts the next one now instead of after the delay. */
+	if (a == &d->attempts[d->next - 1] || d->in_flight == 0) {
+		uv_timer_stop(&d->delay);
+		try_next(d);
+	}
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	finish(t->data, -ETIMEDOUT, NULL);
+}
+
+static struct pc_dial *dial_new(uv_loop_t *loop, pc_dial_cb cb, void *data)
+{
+	struct pc_dial *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->loop = loop;
+	d->cb = cb;
+	d->data = data;
+	for (unsigned i = 0; i < PC_ADDRS_MAX; i++) {
+		d->attempts[i].d = d;
+		d->attempts[i].fd = -1;
+	}
+	return d;
+}
+
+/* Initialises the timers and starts the overall timeout. */
+static void dial_arm(struct pc_dial *d, uint32_t timeout_ms)
+{
+	uv_timer_init(d->loop, &d->delay);
+	uv_timer_init(d->loop, &d->deadline);
+	d->delay.data = d;
+	d->deadline.data = d;
+	d->open_handles = 2;
+	uv_timer_start(&d->deadline, on_deadline, timeout_ms, 0);
+}
+
+static bool addr_dialable(const union pc_sockaddr *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_port != 0;
+	return a->sa.sa_family == AF_INET6 && a->in6.sin6_port != 0;
+}
+
+int pc_dial_start(uv_loop_t *loop, const struct pc_addr_list *addrs, uint32_t timeout_ms,
+                  pc_dial_cb cb, void *data, struct pc_dial **out)
+{
+	struct pc_dial *d;
+
+	if (!loop || !addrs || !cb || timeout_ms == 0 || addrs->n == 0 || addrs->n > PC_ADDRS_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < addrs->n; i++)
+		if (!addr_dialable(&addrs->addrs[i]))
+			return -EINVAL;
+	d = dial_new(loop, cb, data);
+	if (!d)
+		return -ENOMEM;
+	d->addrs = *addrs;
+	pc_dial_order(&d->addrs);
+	dial_arm(d, timeout_ms);
+	d->starting = true;
+	try_next(d);
+	d->starting = false;
+	if (out)
+		*out = d;
+	return 0;
+}
+
+static void on_resolved(void *data, int status, const struct pc_addr_list *addrs)
+{
+	struct pc_dial *d = data;
+
+	d->req = NULL;
+	if (status != 0) {
+		finish(d, status, NULL);
+		return;
+	}
+	for (unsigned i = 0; i < addrs->n; i++) {
+		union pc_sockaddr a = addrs->addrs[i];
+
+		pc_addr_set_port(&a, d->port);
+		if (addr_dialable(&a) && d->check(d->data, &a.sa))
+			d->addrs.addrs[d->addrs.n++] = a;
+		if (d->done)
+			return; /* check() cancelled the dial */
+	}
+	if (d->addrs.n == 0) {
+		finish(d, -EACCES, NULL);
+		return;
+	}
+	pc_dial_order(&d->addrs);
+	try_next(d);
+}
+
+int pc_dial_start_name(uv_loop_t *loop, struct pc_resolver *r, const char *name, uint16_t port,
+                       uint32_t timeout_ms, bool (*check)(void *data, const struct sockaddr *sa),
+                       pc_dial_cb cb, void *data, struct pc_dial **out)
+{
+	struct pc_dial *d;
+	int rc;
+
+	if (!loop || !r || !name || port == 0 || timeout_ms == 0 || !check || !cb)
+		return -EINVAL;
+	d = dial_new(loop, cb, data);
+	if (!d)
+		return -ENOMEM;
+	d->check = check;
+	d->port = port;
+	/* The resolver's deadline timer is started first, so at equal expiry times it fires
+	 * first and a lookup that used up the whole timeout reads as PC_EDNS_TIMEOUT. */
+	rc = pc_resolve_start(r, name, timeout_ms, on_resolved, d, &d->req);
+	if (rc != 0) {
+		free(d);
+		return rc;
+	}
+	dial_arm(d, timeout_ms);
+	if (out)
+		*out = d;
+	return 0;
+}
+
+void pc_dial_cancel(struct pc_dial *d)
+{
+	if (d && !d->done)
+		dial_end(d, NULL);
+}
+
+void pc_dial_stats(const struct pc_dial *d, struct pc_dial_stats *out)
+{
+	*out = d->stats;
+}
