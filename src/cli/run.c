@@ -74,7 +74,7 @@ int pc_cmd_run(int argc, char **argv)
 		}
 	}
 	if (cli.help) {
-		fputs(run_help, stderr);
+		fputs(run_help, stdout);
 		status = 0;
 		goto out;
 	}

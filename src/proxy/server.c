@@ -182,8 +182,10 @@ int pc_server_listen(struct pc_server *s, enum pc_listener_kind kind, int fd)
 	struct pc_listener *l;
 	int rc;
 
-	if (s->n_listeners == LISTENERS_MAX)
+	if (s->n_listeners == LISTENERS_MAX) {
+		close(fd);
 		return -ENOSPC;
+	}
 	rc = pc_listener_start(s->loop, fd,
 			       kind == PC_LISTENER_HTTP ? on_http_accept : on_socks_accept, s, &l);
 	if (rc < 0)
