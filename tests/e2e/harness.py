@@ -61,6 +61,73 @@ class DnsServer:
                 self.proc.wait()
 
 
+class Proxy:
+    """`portcullis serve` on loopback ports of its own (both listeners on 127.0.0.1:0).
+
+    Its stderr (log lines and, by default, the audit log) goes to a file; audit() returns the
+    audit records written so far.
+    """
+
+    def __init__(self, tmpdir, config_text, args=(), name="proxy", env=None):
+        self.config = os.path.join(tmpdir, name + ".toml")
+        with open(self.config, "w") as f:
+            f.write(config_text)
+        self.ready = os.path.join(tmpdir, name + ".ready")
+        self.log_path = os.path.join(tmpdir, name + ".log")
+        self._log = open(self.log_path, "wb")
+        cmd = [BIN, "serve", "--config", self.config, "--http", "127.0.0.1:0",
+               "--socks", "127.0.0.1:0", "--ready-file", self.ready] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._log,
+                                     env=env)
+        info = json.loads(wait_for_file(self.ready, proc=self.proc))
+        self.http = info["http"]
+        self.socks = info.get("socks")
+        self.http_port = int(self.http.rsplit(":", 1)[1])
+        self.socks_port = int(self.socks.rsplit(":", 1)[1]) if self.socks else None
+        self.url = "http://" + self.http
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def audit(self):
+        """The JSON audit records on stderr, in order."""
+        out = []
+        for line in self.log().splitlines():
+            if line.startswith("{"):
+                out.append(json.loads(line))
+        return out
+
+    def wait_audit(self, n, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            records = self.audit()
+            if len(records) >= n:
+                return records
+            time.sleep(0.02)
+        return self.audit()
+
+    def reload(self, config_text=None):
+        if config_text is not None:
+            with open(self.config, "w") as f:
+                f.write(config_text)
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self, timeout=15.0):
+        """SIGTERM, then the exit status (None if it had to be killed)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self._log.close()
+                return None
+        self._log.close()
+        return self.proc.returncode
+
+
 class TestCase(unittest.TestCase):
     """A test with a scratch directory and helpers to run portcullis."""
 
@@ -84,6 +151,21 @@ class TestCase(unittest.TestCase):
         server = DnsServer(self.tmp, **kw)
         self.addCleanup(server.stop)
         return server
+
+    def proxy(self, config_text, args=(), name="proxy", env=None):
+        """A running `portcullis serve`, stopped when the test ends."""
+        p = Proxy(self.tmp, config_text, args=args, name=name, env=env)
+        self.addCleanup(p.stop)
+        return p
+
+    def origin(self, **kw):
+        """tests/support/origin.py on loopback (see servers.Origin), stopped at the end."""
+        o = servers.Origin(self.tmp, **kw)
+        self.addCleanup(o.stop)
+        return o
+
+    def certs(self, names=(), ips=()):
+        return servers.make_certs(os.path.join(self.tmp, "certs"), names=names, ips=ips)
 
     def run_bin(self, *args, timeout=30, env=None):
         return subprocess.run([BIN] + list(args), capture_output=True, text=True,
