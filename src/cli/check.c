@@ -55,7 +55,10 @@ static bool protocol_from_name(const char *name, enum pc_protocol *out)
 	return false;
 }
 
-/* Splits TARGET into the scheme's protocol and default port and the authority text. */
+/* Splits TARGET into the scheme's protocol and default port and the authority text. TARGET is
+ * typed by a person and may be an IRI (http://bücher.example/), which the request-target
+ * parser rightly refuses on the wire; the authority still goes through pc_authority_parse,
+ * the one place host text becomes a host. */
 static int split_target(const char *target, enum pc_protocol *proto, uint16_t *default_port,
 			const char **auth, size_t *auth_len)
 {
