@@ -305,7 +305,6 @@ uint8_t pc_socks_reply_for_error(int err)
 	case -ETIMEDOUT:
 		return PC_SOCKS_REP_TTL_EXPIRED;
 	case -ENETUNREACH:
-		return PC_SOCKS_REP_NETWORK_UNREACHABLE;
 	case -EHOSTUNREACH:
 	case PC_EDNS:
 	case PC_EDNS_TIMEOUT:

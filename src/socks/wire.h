@@ -156,7 +156,7 @@ int pc_socks_reply_build(uint8_t *buf, size_t size, uint8_t rep, const union pc_
 const char *pc_socks_reply_name(uint8_t rep);
 
 /* The reply for a failed dial or lookup (SPEC §7): -ECONNREFUSED → 0x05, -ETIMEDOUT → 0x06,
- * -ENETUNREACH → 0x03, -EHOSTUNREACH, PC_EDNS and PC_EDNS_TIMEOUT → 0x04, anything else →
+ * -ENETUNREACH, -EHOSTUNREACH, PC_EDNS and PC_EDNS_TIMEOUT → 0x04, anything else →
  * 0x01. libuv's UV_E* codes are the same values on Linux. */
 uint8_t pc_socks_reply_for_error(int err);
 
