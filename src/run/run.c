@@ -336,9 +336,6 @@ int pc_run(const struct pc_run_options *o)
 	}
 	plan.sock = pair[1];
 	signal(SIGPIPE, SIG_IGN);
-	if (o->isolate)
-		/* the command must not read this process's memory or take its descriptors */
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	/* No thread exists yet: the child may run until exec on async-signal-safe calls. */
 	r.child = fork();
@@ -355,6 +352,10 @@ int pc_run(const struct pc_run_options *o)
 	close(exec_pipe[1]);
 	exec_pipe[1] = -1;
 	if (o->isolate) {
+		/* The command must not read this process's memory or take its descriptors. Not
+		 * before fork: the child would be non-dumpable too, its /proc files root's, and an
+		 * unprivileged run could not write its identity maps. */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		close(pair[1]);
 		pair[1] = -1;
 		rc = pc_isolate_parent(r.child, pair[0], socks, &http_fd, &socks_fd, &netns_fd, why,

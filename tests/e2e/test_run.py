@@ -97,10 +97,14 @@ def write(path):
         with open(path, "a"):
             pass
 
-def write_relative(cwd, rel):
-    os.chdir(cwd)
-    with open(rel, "a"):
+def create(path):
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a"):
         pass
+
+def cwd():
+    return os.getcwd()
 
 def replace_dir(d, target):
     """Moves directory d away and creates target (a file below d) anew; undoes it all."""
@@ -306,6 +310,7 @@ class RunCase(harness.TestCase):
         self.env = {k: v for k, v in os.environ.items() if k != "PORTCULLIS_CONFIG"}
         self.env.update(HOME=self.home, XDG_CONFIG_HOME=self.config_home,
                         XDG_STATE_HOME=self.state_home)
+        self.python = PY
         self.probe_py = self.write("probe.py", PROBE)
         self.sigrec_py = self.write("sigrec.py", SIGREC)
 
@@ -330,8 +335,8 @@ class RunCase(harness.TestCase):
 
     def run_probe(self, steps, args=(), **kw):
         """Runs the probe under `portcullis run ARGS`; returns (results, stderr)."""
-        res = self.run_cmd(["run"] + list(args) + ["--", PY, self.probe_py, json.dumps(steps)],
-                           **kw)
+        res = self.run_cmd(["run"] + list(args) + ["--", self.python, self.probe_py,
+                                                   json.dumps(steps)], **kw)
         self.assertEqual(res.returncode, 0, res.stderr)
         lines = res.stdout.splitlines()
         self.assertEqual(len(lines), 1, "only the probe writes to stdout: %r" % res.stdout)
