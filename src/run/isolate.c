@@ -331,26 +331,61 @@ static int write_file(pid_t pid, const char *name, const char *text)
 	return rc;
 }
 
+/* Maps every identity of run's own user namespace to itself in the child's ("0 0 4294967295"
+ * in the initial namespace, "0 0 1" for root of a namespace that maps one identity). */
+static int mirror_map(pid_t pid, const char *name)
+{
+	char path[32], in[8192], out[8192];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, in, sizeof(in) - 1);
+	close(fd);
+	if (n <= 0 || n == (ssize_t)sizeof(in) - 1)
+		return n < 0 ? -errno : -EINVAL;
+	in[n] = '\0';
+	for (char *line = in, *next; *line != '\0'; line = next) {
+		unsigned long first, outside, count;
+		int w;
+
+		next = strchr(line, '\n');
+		next = next != NULL ? next + 1 : line + strlen(line);
+		if (sscanf(line, "%lu %lu %lu", &first, &outside, &count) != 3)
+			return -EINVAL;
+		w = snprintf(out + len, sizeof(out) - len, "%lu %lu %lu\n", first, first, count);
+		if (w < 0 || (size_t)w >= sizeof(out) - len)
+			return -E2BIG;
+		len += (size_t)w;
+	}
+	/* the whole map in one write, as the kernel requires */
+	return write_file(pid, name, out);
+}
+
 static int write_maps(pid_t pid)
 {
 	char map[64];
 	int rc;
 
-	if (getuid() == 0) {
-		/* root keeps every identity, so file access inside is what it was outside */
-		rc = write_file(pid, "uid_map", "0 0 4294967295\n");
+	if (geteuid() == 0) {
+		/* root keeps every identity it has, so file access inside is what it was outside */
+		rc = mirror_map(pid, "uid_map");
 		if (rc == 0)
-			rc = write_file(pid, "gid_map", "0 0 4294967295\n");
+			rc = mirror_map(pid, "gid_map");
 		return rc;
 	}
 	rc = write_file(pid, "setgroups", "deny\n");
 	if (rc < 0)
 		return rc;
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getuid(), (unsigned)getuid());
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
 	rc = write_file(pid, "uid_map", map);
 	if (rc < 0)
 		return rc;
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getgid(), (unsigned)getgid());
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
 	return write_file(pid, "gid_map", map);
 }
 

@@ -199,5 +199,42 @@ class IsolateRunTest(IsolateCase):
         self.assertIn("Permission denied", res.stderr)
 
 
+class NestedUserNamespaceTest(IsolateCase):
+    """run started as root of a user namespace that maps only one identity (a rootless
+    container), and --isolate failing where no further namespace may be created."""
+
+    def unshare(self, script, args):
+        """`portcullis run --isolate ARGS` as root of a new user namespace, after script."""
+        if shutil.which("unshare") is None:
+            self.skipTest("needs unshare(1)")
+        res = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c",
+                              script + ' && exec "$@"', "sh", harness.BIN, "run", "--isolate"]
+                             + list(args), capture_output=True, text=True, timeout=30,
+                             env=self.env, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.assertClean(res.stderr)
+        return res
+
+    def test_isolate_as_root_of_a_nested_user_namespace(self):
+        listeners = self.listeners()
+        steps = [["identity"], ["net"], ["tcp", 4, listeners.ports["tcp4"], "nested"],
+                 ["write", self.config_file]]
+        res = self.unshare("true", ["--", PY, self.probe_py, json.dumps(steps)])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        ident, net, tcp, write = json.loads(res.stdout)
+        self.assertEqual(ident, [0, 0])
+        self.assertEqual(net["interfaces"], ["lo"])
+        self.assertEqual([tcp, write], ["ECONNREFUSED", "EROFS"])
+
+    def test_unavailable_namespaces_refuse_with_one_line(self):
+        marker = os.path.join(self.tmp, "started")
+        res = self.unshare("echo 0 > /proc/sys/user/max_user_namespaces",
+                           ["--", "touch", marker])
+        self.assertEqual(res.returncode, 125, res.stderr)
+        self.assertEqual(res.stderr.count("\n"), 1, res.stderr)
+        self.assertRegex(res.stderr, r"^portcullis: --isolate: cannot .*namespace.*\n$")
+        self.assertFalse(os.path.exists(marker), "the command must not run unisolated")
+        self.assertEqual(res.stdout, "")
+
+
 if __name__ == "__main__":
     harness.main()
