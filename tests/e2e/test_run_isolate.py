@@ -164,6 +164,53 @@ class EscapeTest(IsolateCase):
             self.assertEqual(env.get(key), value, key)
 
 
+class ReadOnlyTest(IsolateCase):
+    """Portcullis's configuration, rules and state cannot be changed from inside, not even by
+    moving a directory above them away and creating the path anew."""
+
+    def test_directories_above_cannot_be_replaced(self):
+        target = os.path.join(self.config_dir, "config.toml")
+        steps = [["replace_dir", self.config_home, target], ["replace_dir", self.home, target],
+                 ["replace_dir", self.rules_dir, self.rules],
+                 ["replace_dir", self.state_home, os.path.join(self.state_dir, "audit.jsonl")]]
+        results, err = self.probe(steps)
+        self.assertEqual(results, ["EBUSY"] * len(steps), err)
+        with open(target) as f:
+            self.assertNotIn("hostile", f.read())
+
+    def test_relative_paths_from_the_working_directory(self):
+        # the working directory run was started in is below the protected paths, or one of
+        # them: the command starts there, and must not reach around the read-only views
+        for cwd, steps in ((self.config_dir, [["create", "rules/default.rules"],
+                                              ["create", "new.toml"]]),
+                           (self.home, [["create", ".config/portcullis/config.toml"],
+                                        ["create", ".local/state/portcullis/x"]]),
+                           (self.tmp, [["create", "rules/extra.rules"]])):
+            with self.subTest(cwd=cwd):
+                results, err = self.probe([["cwd"]] + steps, cwd=cwd)
+                self.assertEqual(results, [cwd] + ["EROFS"] * len(steps), err)
+
+    def test_missing_directories_cannot_be_created_inside(self):
+        shutil.rmtree(self.config_dir)
+        shutil.rmtree(os.path.join(self.home, ".local"))
+        config = os.path.join(self.config_dir, "config.toml")
+        steps = [["create", config], ["create", os.path.join(self.state_dir, "audit.jsonl")],
+                 ["create", os.path.join(self.config_dir, "rules", "default.rules")]]
+        results, err = self.probe(steps)
+        self.assertEqual(results, ["EROFS"] * len(steps), err)
+        self.assertFalse(os.path.exists(config))
+
+    def test_config_named_on_the_command_line(self):
+        other = os.path.join(self.tmp, "other")
+        os.makedirs(other)
+        path = os.path.join(other, "portcullis.toml")
+        with open(path, "w") as f:
+            f.write("[network]\n")
+        steps = [["write", path], ["replace_dir", other, path]]
+        results, err = self.probe(steps, args=["--config", path])
+        self.assertEqual(results, ["EROFS", "EBUSY"], err)
+
+
 class IsolateRunTest(IsolateCase):
     def test_exit_statuses(self):
         for script, status in (("exit 0", 0), ("exit 7", 7), ("kill -KILL $$", 137)):
