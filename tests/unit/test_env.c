@@ -152,7 +152,7 @@ static void merge_replaces_exactly_the_names_it_sets(void **state)
 		"=odd",
 		NULL,
 	};
-	char *vars[] = {"HTTP_PROXY=" HTTP, "no_proxy=", "NO_PROXY=", "PORTCULLIS_PROXY_ACTIVE=1"};
+	char *vars[] = {("HTTP_PROXY=" HTTP), "no_proxy=", "NO_PROXY=", "PORTCULLIS_PROXY_ACTIVE=1"};
 	char **env;
 	(void)state;
 
