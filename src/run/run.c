@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,21 @@ static int plan_read_only(struct pc_isolate_plan *plan, const struct pc_settings
 	return rc == 0 ? pc_isolate_plan_finish(plan) : rc;
 }
 
+/* Whether this process may enter network namespaces and come back. Entering one, even the
+ * one it is in, takes CAP_SYS_ADMIN both in its own user namespace and in the one owning the
+ * network namespace: an unprivileged run has neither, and root of a user namespace lacks the
+ * second for a network namespace created outside it. */
+static bool can_switch_netns(void)
+{
+	int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return false;
+	rc = setns(fd, CLONE_NEWNET);
+	close(fd);
+	return rc == 0;
+}
+
 /* ---- after fork ---- */
 
 static int exit_status(int wstatus)
@@ -289,7 +305,16 @@ int pc_run(const struct pc_run_options *o)
 	raised.rlim_cur = raised.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &raised);
 
-	if (pc_settings_load(&o->ov, &s, &err) < 0 || pc_policy_new(s, &r.policy, &err) < 0) {
+	rc = pc_settings_load(&o->ov, &s, &err);
+	if (rc == 0) {
+		/* The relay sockets of SOCKS5 UDP are made inside the command's namespace by
+		 * entering it and coming back; where that cannot be done, UDP ASSOCIATE is
+		 * refused as unsupported rather than stranding the proxy in the wrong one. */
+		if (o->isolate && s->enable_socks5_udp && !can_switch_netns())
+			s->enable_socks5_udp = false;
+		rc = pc_policy_new(s, &r.policy, &err);
+	}
+	if (rc < 0) {
 		fprintf(stderr, "portcullis: %s\n", err.text);
 		goto out;
 	}

@@ -171,6 +171,17 @@ def net():
 def env():
     return dict(os.environ)
 
+def fds():
+    """The descriptors beyond stdio this process was started with."""
+    names = os.listdir("/proc/self/fd")
+    out = []
+    for name in names:
+        try:
+            out.append([int(name), os.readlink("/proc/self/fd/" + name)])
+        except OSError:
+            pass  # the directory listdir had open
+    return sorted(f for f in out if f[0] > 2)
+
 def nofile():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
@@ -401,6 +412,10 @@ class RunTest(RunCase):
         self.assertEqual(child_env["KEEP_ME"], "kept")
         self.assertEqual(child_env["HOME"], self.home)
         self.assertEqual(err, "")
+
+    def test_nothing_of_runs_reaches_the_child(self):
+        (fds,), err = self.run_probe([["fds"]])
+        self.assertEqual(fds, [], err)
 
     def test_env_of_run_matches_portcullis_env(self):
         (child_env,), _ = self.run_probe([["env"]])

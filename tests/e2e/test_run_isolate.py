@@ -140,6 +140,15 @@ class EscapeTest(IsolateCase):
         self.as_nobody()
         self.check_socks_udp()
 
+    def test_socks5_udp_is_refused_cleanly_for_an_unprivileged_user(self):
+        self.as_nobody()
+        listeners = self.listeners()
+        origin = self.origin()
+        (udp, curl), err = self.probe([["socks_udp", listeners.ports["udp4"], "x"],
+                                       ["curl", origin.url + "/"]])
+        self.assertTrue(udp.startswith("associate reply 0507"), udp)
+        self.assertEqual(curl, "rc=0 code=200", err)
+
     def test_namespace_has_only_loopback_and_the_listeners(self):
         (net, ident), err = self.probe([["net"], ["identity"]])
         self.assertEqual(net, {"interfaces": ["lo"], "listening": [["tcp", 3128], ["tcp", 8081]]},
@@ -147,6 +156,10 @@ class EscapeTest(IsolateCase):
         self.assertEqual(ident, [os.getuid(), os.getgid()])
         (net,), err = self.probe([["net"]], args=["--no-socks"])
         self.assertEqual(net["listening"], [["tcp", 3128]], err)
+
+    def test_listeners_made_inside_are_not_the_commands(self):
+        (fds,), err = self.probe([["fds"]])
+        self.assertEqual(fds, [], err)
 
     def test_unprivileged_identity_is_kept(self):
         self.as_nobody()
@@ -271,6 +284,19 @@ class NestedUserNamespaceTest(IsolateCase):
         self.assertEqual(ident, [0, 0])
         self.assertEqual(net["interfaces"], ["lo"])
         self.assertEqual([tcp, write], ["ECONNREFUSED", "EROFS"])
+
+    def test_socks5_udp_is_refused_cleanly_where_relays_cannot_be_made(self):
+        # root of this namespace cannot enter network namespaces (its own belongs to the
+        # initial user namespace): UDP ASSOCIATE is refused, and the proxy stays up
+        listeners = self.listeners()
+        origin = self.origin()
+        steps = [["socks_udp", listeners.ports["udp4"], "x"], ["curl", origin.url + "/"]]
+        res = self.unshare("true", ["--", PY, self.probe_py, json.dumps(steps)])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        udp, curl = json.loads(res.stdout)
+        self.assertTrue(udp.startswith("associate reply 0507"), udp)
+        self.assertEqual(curl, "rc=0 code=200", res.stderr)
+        self.assertFalse(listeners.got("udp4", "x"))
 
     def test_unavailable_namespaces_refuse_with_one_line(self):
         marker = os.path.join(self.tmp, "started")
