@@ -203,6 +203,15 @@ class ReadOnlyTest(IsolateCase):
                 results, err = self.probe([["cwd"]] + steps, cwd=cwd)
                 self.assertEqual(results, [cwd] + ["EROFS"] * len(steps), err)
 
+    def test_no_way_round_through_other_processes_roots(self):
+        # /proc/PID/root and /proc/PID/cwd of a process outside (this test, same user) lead
+        # into the mount namespace without the read-only views
+        steps = [["write", "/proc/%d/root%s" % (os.getpid(), self.config_file)],
+                 ["write", "/proc/%d/cwd/escaped" % os.getpid()]]
+        results, err = self.probe(steps)
+        self.assertEqual(results, ["EACCES", "EACCES"], err)
+        self.assertFalse(os.path.exists(os.path.join(os.getcwd(), "escaped")))
+
     def test_missing_directories_cannot_be_created_inside(self):
         shutil.rmtree(self.config_dir)
         shutil.rmtree(os.path.join(self.home, ".local"))
