@@ -368,6 +368,7 @@ int pc_run(const struct pc_run_options *o)
 		if (rc < 0) {
 			fprintf(stderr, "portcullis: --isolate: cannot plan the read-only views: %s\n",
 				rc == -ENOSPC ? "too many paths to protect" : strerror(-rc));
+			status = PC_RUN_EXIT_ISOLATE;
 			goto out;
 		}
 	}
