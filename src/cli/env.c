@@ -37,6 +37,17 @@ static int port_of(const char *text, uint16_t *port)
 	return 0;
 }
 
+/* Reports the option getopt_long refused. An unknown short option is named by optopt: optind
+ * has not moved past its word when more letters follow it ("-xy"). */
+static void refuse_option(char **argv)
+{
+	if (optopt > 0 && optopt < 128)
+		pc_cli_error("env: unknown or incomplete option '-%c' (try --help)", optopt);
+	else
+		pc_cli_error("env: unknown or incomplete option '%s' (try --help)",
+			     argv[optind - 1]);
+}
+
 int pc_cmd_env(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -76,8 +87,7 @@ int pc_cmd_env(int argc, char **argv)
 			isolate = true;
 			break;
 		default:
-			pc_cli_error("env: unknown or incomplete option '%s' (try --help)",
-				     argv[optind - 1]);
+			refuse_option(argv);
 			goto out;
 		}
 	}

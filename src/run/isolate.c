@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -40,6 +41,7 @@ enum step {
 	STEP_NETNS,
 	STEP_SEND,
 	STEP_MOUNT,
+	STEP_CWD,
 	STEP_CAPS,
 	STEP_SECCOMP,
 };
@@ -48,6 +50,7 @@ struct msg {
 	int32_t kind;
 	int32_t step;
 	int32_t err;
+	int32_t mount; /* STEP_MOUNT: the index of the mount that failed, else -1 */
 };
 
 static const char *step_name(int step)
@@ -67,6 +70,8 @@ static const char *step_name(int step)
 		return "pass the listeners to the proxy";
 	case STEP_MOUNT:
 		return "make portcullis's files read-only";
+	case STEP_CWD:
+		return "enter the working directory again";
 	case STEP_CAPS:
 		return "drop capabilities";
 	case STEP_SECCOMP:
@@ -75,18 +80,64 @@ static const char *step_name(int step)
 	return "set up isolation";
 }
 
+/* True when path is base or lies below it. */
+static bool path_within(const char *path, const char *base)
+{
+	size_t len = strlen(base);
+
+	return strncmp(path, base, len) == 0 &&
+	       (path[len] == '\0' || path[len] == '/' || (len == 1 && base[0] == '/'));
+}
+
+static size_t path_depth(const char *path)
+{
+	size_t depth = 0;
+
+	for (; *path != '\0'; path++)
+		depth += *path == '/';
+	return depth;
+}
+
+static void drop_mount(struct pc_isolate_plan *plan, size_t i)
+{
+	free(plan->mounts[i].path);
+	plan->mounts[i] = plan->mounts[--plan->n_mounts];
+}
+
+static int add_mount(struct pc_isolate_plan *plan, char *path, unsigned long flags, bool ro)
+{
+	if (plan->n_mounts == PC_ISOLATE_MOUNTS_MAX) {
+		free(path);
+		return -ENOSPC;
+	}
+	plan->mounts[plan->n_mounts++] = (struct pc_isolate_mount){path, flags, ro};
+	return 0;
+}
+
 int pc_isolate_plan_ro(struct pc_isolate_plan *plan, const char *path)
 {
 	struct statvfs st;
 	unsigned long flags = 0;
+	char *real;
 
-	if (path == NULL || statvfs(path, &st) < 0)
-		return 0; /* nothing there to protect */
-	for (size_t i = 0; i < plan->n_ro; i++)
-		if (strcmp(plan->ro_paths[i], path) == 0)
+	/* The real path: the mount lands there whatever symbolic links lead to it, and the
+	 * directories to pin are the ones above it. */
+	real = path != NULL ? realpath(path, NULL) : NULL;
+	if (real == NULL)
+		return path != NULL && errno == ENOMEM ? -ENOMEM : 0; /* nothing to protect */
+	if (statvfs(real, &st) < 0) {
+		free(real);
+		return 0;
+	}
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		if (path_within(real, plan->mounts[i].path)) {
+			free(real);
 			return 0;
-	if (plan->n_ro == PC_ISOLATE_RO_MAX)
-		return -ENOSPC;
+		}
+	}
+	for (size_t i = plan->n_mounts; i-- > 0;)
+		if (path_within(plan->mounts[i].path, real))
+			drop_mount(plan, i);
 	/* A remount inside a user namespace must keep the flags that lock the mount. */
 	if (st.f_flag & ST_NOSUID)
 		flags |= MS_NOSUID;
@@ -100,17 +151,68 @@ int pc_isolate_plan_ro(struct pc_isolate_plan *plan, const char *path)
 		flags |= MS_NODIRATIME;
 	if (st.f_flag & ST_RELATIME)
 		flags |= MS_RELATIME;
-	plan->ro_paths[plan->n_ro] = path;
-	plan->ro_flags[plan->n_ro] = flags;
-	plan->n_ro++;
+	return add_mount(plan, real, flags, true);
+}
+
+/* Pins first, outermost first: each lands on top of the ones above it, and the read-only
+ * views on top of them all. */
+static int mount_order(const void *a, const void *b)
+{
+	const struct pc_isolate_mount *x = a, *y = b;
+	size_t dx = path_depth(x->path), dy = path_depth(y->path);
+
+	if (x->read_only != y->read_only)
+		return x->read_only ? 1 : -1;
+	return dx < dy ? -1 : dx > dy;
+}
+
+int pc_isolate_plan_finish(struct pc_isolate_plan *plan)
+{
+	size_t n_ro = plan->n_mounts;
+	int rc;
+
+	for (size_t i = 0; i < n_ro; i++) {
+		const char *p = plan->mounts[i].path;
+
+		for (const char *slash = strchr(p + 1, '/'); slash != NULL;
+		     slash = strchr(slash + 1, '/')) {
+			size_t len = (size_t)(slash - p), j;
+			char *dir;
+
+			for (j = n_ro; j < plan->n_mounts; j++)
+				if (strlen(plan->mounts[j].path) == len &&
+				    strncmp(plan->mounts[j].path, p, len) == 0)
+					break;
+			if (j < plan->n_mounts)
+				continue;
+			dir = strndup(p, len);
+			if (dir == NULL)
+				return -ENOMEM;
+			if ((rc = add_mount(plan, dir, 0, false)) < 0)
+				return rc;
+		}
+	}
+	qsort(plan->mounts, plan->n_mounts, sizeof(plan->mounts[0]), mount_order);
+	plan->cwd = getcwd(NULL, 0);
+	if (plan->cwd == NULL && errno == ENOMEM)
+		return -ENOMEM;
 	return 0;
+}
+
+void pc_isolate_plan_free(struct pc_isolate_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_mounts; i++)
+		free(plan->mounts[i].path);
+	plan->n_mounts = 0;
+	free(plan->cwd);
+	plan->cwd = NULL;
 }
 
 /* ---- the child (async-signal-safe from here to pc_isolate_child's end) ---- */
 
 static int child_fail(int sock, enum step step, int err)
 {
-	struct msg m = {MSG_FAIL, step, err};
+	struct msg m = {MSG_FAIL, step, err, -1};
 
 	send(sock, &m, sizeof(m), MSG_NOSIGNAL);
 	return -err;
@@ -118,7 +220,7 @@ static int child_fail(int sock, enum step step, int err)
 
 static int send_msg(int sock, int kind)
 {
-	struct msg m = {kind, 0, 0};
+	struct msg m = {kind, 0, 0, -1};
 
 	return send(sock, &m, sizeof(m), MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -EPIPE;
 }
@@ -172,7 +274,7 @@ static int listen_on(const union pc_sockaddr *a)
 
 static int send_fds(int sock, const int *fds, size_t n)
 {
-	struct msg m = {MSG_FDS, 0, 0};
+	struct msg m = {MSG_FDS, 0, 0, -1};
 	union {
 		char buf[CMSG_SPACE(3 * sizeof(int))];
 		struct cmsghdr align;
@@ -195,19 +297,29 @@ static int send_fds(int sock, const int *fds, size_t n)
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -errno;
 }
 
+/* Makes the planned mounts. Fails with the errno and the index of the mount that failed. */
 static int make_read_only(const struct pc_isolate_plan *plan)
 {
+	const unsigned long read_only = MS_REMOUNT | MS_BIND | MS_RDONLY;
+	struct msg m = {MSG_FAIL, STEP_MOUNT, 0, -1};
+
 	/* nothing done here may reach the mounts of the proxy's namespace */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return -errno;
-	for (size_t i = 0; i < plan->n_ro; i++) {
-		const char *p = plan->ro_paths[i];
-		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | plan->ro_flags[i],
-			  NULL) < 0)
-			return -errno;
+		goto fail;
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		const struct pc_isolate_mount *p = &plan->mounts[i];
+
+		m.mount = (int32_t)i;
+		if (mount(p->path, p->path, NULL, MS_BIND | MS_REC, NULL) < 0)
+			goto fail;
+		if (p->read_only && mount(NULL, p->path, NULL, read_only | p->flags, NULL) < 0)
+			goto fail;
 	}
 	return 0;
+fail:
+	m.err = errno;
+	send(plan->sock, &m, sizeof(m), MSG_NOSIGNAL);
+	return -m.err;
 }
 
 /* Capabilities the command must never have, even as root of its user namespace: they could
@@ -302,8 +414,12 @@ int pc_isolate_child(const struct pc_isolate_plan *plan)
 		close(fds[i]);
 	if (rc < 0)
 		return child_fail(plan->sock, STEP_SEND, -rc);
-	if ((rc = make_read_only(plan)) < 0)
-		return child_fail(plan->sock, STEP_MOUNT, -rc);
+	if (make_read_only(plan) < 0)
+		return -EPERM;
+	/* The working directory was looked up before those mounts were made: relative paths
+	 * from it would reach around them. */
+	if (plan->cwd != NULL && chdir(plan->cwd) < 0)
+		return child_fail(plan->sock, STEP_CWD, errno);
 	if ((rc = drop_caps()) < 0)
 		return child_fail(plan->sock, STEP_CAPS, -rc);
 	if ((rc = install_seccomp()) < 0)
@@ -331,26 +447,61 @@ static int write_file(pid_t pid, const char *name, const char *text)
 	return rc;
 }
 
+/* Maps every identity of run's own user namespace to itself in the child's ("0 0 4294967295"
+ * in the initial namespace, "0 0 1" for root of a namespace that maps one identity). */
+static int mirror_map(pid_t pid, const char *name)
+{
+	char path[32], in[8192], out[8192];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, in, sizeof(in) - 1);
+	close(fd);
+	if (n <= 0 || n == (ssize_t)sizeof(in) - 1)
+		return n < 0 ? -errno : -EINVAL;
+	in[n] = '\0';
+	for (char *line = in, *next; *line != '\0'; line = next) {
+		unsigned long first, outside, count;
+		int w;
+
+		next = strchr(line, '\n');
+		next = next != NULL ? next + 1 : line + strlen(line);
+		if (sscanf(line, "%lu %lu %lu", &first, &outside, &count) != 3)
+			return -EINVAL;
+		w = snprintf(out + len, sizeof(out) - len, "%lu %lu %lu\n", first, first, count);
+		if (w < 0 || (size_t)w >= sizeof(out) - len)
+			return -E2BIG;
+		len += (size_t)w;
+	}
+	/* the whole map in one write, as the kernel requires */
+	return write_file(pid, name, out);
+}
+
 static int write_maps(pid_t pid)
 {
 	char map[64];
 	int rc;
 
-	if (getuid() == 0) {
-		/* root keeps every identity, so file access inside is what it was outside */
-		rc = write_file(pid, "uid_map", "0 0 4294967295\n");
+	if (geteuid() == 0) {
+		/* root keeps every identity it has, so file access inside is what it was outside */
+		rc = mirror_map(pid, "uid_map");
 		if (rc == 0)
-			rc = write_file(pid, "gid_map", "0 0 4294967295\n");
+			rc = mirror_map(pid, "gid_map");
 		return rc;
 	}
 	rc = write_file(pid, "setgroups", "deny\n");
 	if (rc < 0)
 		return rc;
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getuid(), (unsigned)getuid());
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
 	rc = write_file(pid, "uid_map", map);
 	if (rc < 0)
 		return rc;
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getgid(), (unsigned)getgid());
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
 	return write_file(pid, "gid_map", map);
 }
 
@@ -391,12 +542,25 @@ static int recv_msg(int sock, struct msg *m, int *fds, size_t *nfds)
 	return 0;
 }
 
-int pc_isolate_parent(pid_t child, int sock, bool socks, int *http_fd, int *socks_fd,
-		      int *netns_fd, char *why, size_t why_size)
+/* The reason for a MSG_FAIL, as one line. */
+static int failure(const struct pc_isolate_plan *plan, const struct msg *m, char *why,
+		   size_t why_size)
+{
+	if (m->step == STEP_MOUNT && m->mount >= 0 && (size_t)m->mount < plan->n_mounts)
+		snprintf(why, why_size, "cannot %s (%s %s): %s", step_name(m->step),
+			 plan->mounts[m->mount].read_only ? "read-only view of" : "pinning",
+			 plan->mounts[m->mount].path, strerror(m->err));
+	else
+		snprintf(why, why_size, "cannot %s: %s", step_name(m->step), strerror(m->err));
+	return m->err > 0 ? -m->err : -EPROTO;
+}
+
+int pc_isolate_parent(pid_t child, const struct pc_isolate_plan *plan, int sock, int *http_fd,
+		      int *socks_fd, int *netns_fd, char *why, size_t why_size)
 {
 	struct msg m;
 	int fds[3], rc;
-	size_t nfds = 0, want = socks ? 3 : 2;
+	size_t nfds = 0, want = plan->socks ? 3 : 2;
 
 	*http_fd = *socks_fd = *netns_fd = -1;
 	rc = recv_msg(sock, &m, fds, &nfds);
@@ -415,10 +579,8 @@ int pc_isolate_parent(pid_t child, int sock, bool socks, int *http_fd, int *sock
 		snprintf(why, why_size, "the isolated child went away during setup");
 		return rc;
 	}
-	if (m.kind == MSG_FAIL) {
-		snprintf(why, why_size, "cannot %s: %s", step_name(m.step), strerror(m.err));
-		return -m.err;
-	}
+	if (m.kind == MSG_FAIL)
+		return failure(plan, &m, why, why_size);
 	if (m.kind != MSG_FDS || nfds != want) {
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
@@ -426,13 +588,13 @@ int pc_isolate_parent(pid_t child, int sock, bool socks, int *http_fd, int *sock
 		return -EPROTO;
 	}
 	*http_fd = fds[0];
-	*socks_fd = socks ? fds[1] : -1;
+	*socks_fd = plan->socks ? fds[1] : -1;
 	*netns_fd = fds[want - 1];
 	/* the rest of the child's setup (mounts, capabilities, seccomp) may still fail */
 	return 0;
 }
 
-int pc_isolate_go(int sock, char *why, size_t why_size)
+int pc_isolate_go(const struct pc_isolate_plan *plan, int sock, char *why, size_t why_size)
 {
 	struct msg m;
 	int fds[3];
@@ -441,10 +603,8 @@ int pc_isolate_go(int sock, char *why, size_t why_size)
 
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
-	if (rc == 0 && m.kind == MSG_FAIL) {
-		snprintf(why, why_size, "cannot %s: %s", step_name(m.step), strerror(m.err));
-		return -m.err;
-	}
+	if (rc == 0 && m.kind == MSG_FAIL)
+		return failure(plan, &m, why, why_size);
 	if (rc < 0 || m.kind != MSG_READY) {
 		snprintf(why, why_size, "the isolated child went away during setup");
 		return rc < 0 ? rc : -EPROTO;

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,32 +104,89 @@ static uint16_t fd_port(int fd)
 	return ntohs(a.sa.sa_family == AF_INET ? a.in.sin_port : a.in6.sin6_port);
 }
 
-static char *state_dir(void)
+/* $VAR/portcullis, else $HOME/fallback/portcullis (XDG base directories); NULL when neither
+ * is an absolute path. */
+static char *xdg_dir(const char *var, const char *fallback)
 {
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	const char *xdg = getenv(var), *home = getenv("HOME");
 	char buf[PATH_MAX];
 
 	if (xdg != NULL && xdg[0] == '/')
 		snprintf(buf, sizeof(buf), "%s/portcullis", xdg);
 	else if (home != NULL && home[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/.local/state/portcullis", home);
+		snprintf(buf, sizeof(buf), "%s/%s/portcullis", home, fallback);
 	else
 		return NULL;
 	return strdup(buf);
 }
 
-static char *config_dir(void)
+/* Creates the missing directories of path, the last one included when whole (else up to its
+ * last '/'). Failures are left for the caller to notice. */
+static void make_dirs(const char *path, bool whole)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
 	char buf[PATH_MAX];
+	size_t len = strlen(path);
 
-	if (xdg != NULL && xdg[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/portcullis", xdg);
-	else if (home != NULL && home[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/.config/portcullis", home);
-	else
-		return NULL;
-	return strdup(buf);
+	if (len >= sizeof(buf))
+		return;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(buf, 0700);
+			*p = '/';
+		}
+	}
+	if (whole)
+		mkdir(buf, 0700);
+}
+
+/* What the command may not change (SPEC §8): portcullis's configuration, rules and state.
+ * Whatever of it is missing is created first (empty), or the command could create it with
+ * contents of its choosing, e.g. a config.toml that a later run would read. */
+static int plan_read_only(struct pc_isolate_plan *plan, const struct pc_settings *st,
+			  const char *cdir, const char *sdir)
+{
+	const char *paths[3] = {cdir, sdir, "/etc/portcullis"};
+	int rc = 0;
+
+	if (cdir != NULL)
+		make_dirs(cdir, true);
+	if (sdir != NULL)
+		make_dirs(sdir, true);
+	if (geteuid() == 0)
+		mkdir("/etc/portcullis", 0755);
+	for (size_t i = 0; st->has_rules_files && i < st->rules_files.len; i++) {
+		const char *f = st->rules_files.items[i];
+		int fd;
+
+		make_dirs(f, false);
+		fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (strcmp(st->source, "<embedded default>") != 0)
+		rc = pc_isolate_plan_ro(plan, st->source);
+	for (size_t i = 0; rc == 0 && i < sizeof(paths) / sizeof(paths[0]); i++)
+		rc = pc_isolate_plan_ro(plan, paths[i]);
+	for (size_t i = 0; rc == 0 && i < st->rules_files.len; i++)
+		rc = pc_isolate_plan_ro(plan, st->rules_files.items[i]);
+	return rc == 0 ? pc_isolate_plan_finish(plan) : rc;
+}
+
+/* Whether this process may enter network namespaces and come back. Entering one, even the
+ * one it is in, takes CAP_SYS_ADMIN both in its own user namespace and in the one owning the
+ * network namespace: an unprivileged run has neither, and root of a user namespace lacks the
+ * second for a network namespace created outside it. */
+static bool can_switch_netns(void)
+{
+	int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return false;
+	rc = setns(fd, CLONE_NEWNET);
+	close(fd);
+	return rc == 0;
 }
 
 /* ---- after fork ---- */
@@ -246,7 +305,16 @@ int pc_run(const struct pc_run_options *o)
 	raised.rlim_cur = raised.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &raised);
 
-	if (pc_settings_load(&o->ov, &s, &err) < 0 || pc_policy_new(s, &r.policy, &err) < 0) {
+	rc = pc_settings_load(&o->ov, &s, &err);
+	if (rc == 0) {
+		/* The relay sockets of SOCKS5 UDP are made inside the command's namespace by
+		 * entering it and coming back; where that cannot be done, UDP ASSOCIATE is
+		 * refused as unsupported rather than stranding the proxy in the wrong one. */
+		if (o->isolate && s->enable_socks5_udp && !can_switch_netns())
+			s->enable_socks5_udp = false;
+		rc = pc_policy_new(s, &r.policy, &err);
+	}
+	if (rc < 0) {
 		fprintf(stderr, "portcullis: %s\n", err.text);
 		goto out;
 	}
@@ -260,8 +328,8 @@ int pc_run(const struct pc_run_options *o)
 		status = PC_RUN_EXIT_EXEC;
 		goto out;
 	}
-	sdir = state_dir();
-	cdir = config_dir();
+	sdir = xdg_dir("XDG_STATE_HOME", ".local/state");
+	cdir = xdg_dir("XDG_CONFIG_HOME", ".config");
 	if (st->audit_log != NULL) {
 		audit = strdup(st->audit_log);
 	} else if (sdir != NULL) {
@@ -296,19 +364,13 @@ int pc_run(const struct pc_run_options *o)
 		snprintf(http_url, sizeof(http_url), "http://127.0.0.1:%u", ISOLATED_HTTP_PORT);
 		snprintf(socks_url, sizeof(socks_url), "socks5h://127.0.0.1:%u",
 			 ISOLATED_SOCKS_PORT);
-		/* portcullis's configuration, rules and state are read-only inside */
-		if (sdir != NULL)
-			mkdir(sdir, 0700);
-		if (strcmp(st->source, "<embedded default>") != 0)
-			pc_isolate_plan_ro(&plan, st->source);
-		pc_isolate_plan_ro(&plan, cdir);
-		pc_isolate_plan_ro(&plan, sdir);
-		pc_isolate_plan_ro(&plan, "/etc/portcullis");
-		for (size_t i = 0; i < st->rules_files.len; i++)
-			if (pc_isolate_plan_ro(&plan, st->rules_files.items[i]) < 0) {
-				fprintf(stderr, "portcullis: --isolate: too many rules files\n");
-				goto out;
-			}
+		rc = plan_read_only(&plan, st, cdir, sdir);
+		if (rc < 0) {
+			fprintf(stderr, "portcullis: --isolate: cannot plan the read-only views: %s\n",
+				rc == -ENOSPC ? "too many paths to protect" : strerror(-rc));
+			status = PC_RUN_EXIT_ISOLATE;
+			goto out;
+		}
 	}
 	{
 		struct pc_env_spec spec = {http_url, socks ? socks_url : NULL,
@@ -336,9 +398,6 @@ int pc_run(const struct pc_run_options *o)
 	}
 	plan.sock = pair[1];
 	signal(SIGPIPE, SIG_IGN);
-	if (o->isolate)
-		/* the command must not read this process's memory or take its descriptors */
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	/* No thread exists yet: the child may run until exec on async-signal-safe calls. */
 	r.child = fork();
@@ -355,9 +414,13 @@ int pc_run(const struct pc_run_options *o)
 	close(exec_pipe[1]);
 	exec_pipe[1] = -1;
 	if (o->isolate) {
+		/* The command must not read this process's memory or take its descriptors. Not
+		 * before fork: the child would be non-dumpable too, its /proc files root's, and an
+		 * unprivileged run could not write its identity maps. */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		close(pair[1]);
 		pair[1] = -1;
-		rc = pc_isolate_parent(r.child, pair[0], socks, &http_fd, &socks_fd, &netns_fd, why,
+		rc = pc_isolate_parent(r.child, &plan, pair[0], &http_fd, &socks_fd, &netns_fd, why,
 				       sizeof(why));
 		if (rc < 0) {
 			fprintf(stderr, "portcullis: --isolate: %s\n", why);
@@ -390,7 +453,7 @@ int pc_run(const struct pc_run_options *o)
 		kill_and_reap(r.child);
 		goto out;
 	}
-	if (o->isolate && (rc = pc_isolate_go(pair[0], why, sizeof(why))) < 0) {
+	if (o->isolate && (rc = pc_isolate_go(&plan, pair[0], why, sizeof(why))) < 0) {
 		fprintf(stderr, "portcullis: --isolate: %s\n", why);
 		kill_and_reap(r.child);
 		status = PC_RUN_EXIT_ISOLATE;
@@ -436,6 +499,7 @@ out:
 	if (r.sigfd >= 0)
 		close(r.sigfd);
 	pc_policy_unref(r.policy);
+	pc_isolate_plan_free(&plan);
 	free(envp);
 	pc_env_free(vars, nvars);
 	free(path);
