@@ -224,8 +224,7 @@ int pc_cmd_check(int argc, char **argv)
 			protocol = optarg;
 			break;
 		default:
-			pc_cli_error("check: unknown or incomplete option '%s' (try --help)",
-				     argv[optind - 1]);
+			pc_cli_bad_option("check", argv);
 			goto out;
 		}
 	}

@@ -56,6 +56,10 @@ int pc_cli_shared_option(struct pc_cli *c, int opt, const char *arg);
  * error to stderr and returns a negative code (exit status 2 for the caller). */
 int pc_cli_load_policy(const struct pc_cli *c, struct pc_policy **out);
 
+/* Reports the option getopt_long refused in command cmd: an unknown short option by its letter
+ * (optind has not moved past "-xy" while letters remain), anything else by its word. */
+void pc_cli_bad_option(const char *cmd, char **argv);
+
 /* Prints "portcullis: " + message + newline to stderr. */
 void pc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

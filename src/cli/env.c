@@ -37,17 +37,6 @@ static int port_of(const char *text, uint16_t *port)
 	return 0;
 }
 
-/* Reports the option getopt_long refused. An unknown short option is named by optopt: optind
- * has not moved past its word when more letters follow it ("-xy"). */
-static void refuse_option(char **argv)
-{
-	if (optopt > 0 && optopt < 128)
-		pc_cli_error("env: unknown or incomplete option '-%c' (try --help)", optopt);
-	else
-		pc_cli_error("env: unknown or incomplete option '%s' (try --help)",
-			     argv[optind - 1]);
-}
-
 int pc_cmd_env(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -87,7 +76,7 @@ int pc_cmd_env(int argc, char **argv)
 			isolate = true;
 			break;
 		default:
-			refuse_option(argv);
+			pc_cli_bad_option("env", argv);
 			goto out;
 		}
 	}

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,4 +76,13 @@ int pc_cli_load_policy(const struct pc_cli *c, struct pc_policy **out)
 	if (rc < 0)
 		pc_cli_error("%s", err.text);
 	return rc;
+}
+
+void pc_cli_bad_option(const char *cmd, char **argv)
+{
+	if (optopt > 0 && optopt < 128)
+		pc_cli_error("%s: unknown or incomplete option '-%c' (try --help)", cmd, optopt);
+	else
+		pc_cli_error("%s: unknown or incomplete option '%s' (try --help)", cmd,
+			     argv[optind - 1]);
 }

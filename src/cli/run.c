@@ -29,17 +29,6 @@ static const char run_help[] =
 	"exit status: CMD's; 2 usage or configuration error; 125 isolation unavailable;\n"
 	"127 CMD cannot be executed.\n";
 
-/* Reports the option getopt_long refused. An unknown short option is named by optopt: optind
- * has not moved past its word when more letters follow it ("-xy"). */
-static void refuse_option(char **argv)
-{
-	if (optopt > 0 && optopt < 128)
-		pc_cli_error("run: unknown or incomplete option '-%c' (try --help)", optopt);
-	else
-		pc_cli_error("run: unknown or incomplete option '%s' (try --help)",
-			     argv[optind - 1]);
-}
-
 int pc_cmd_run(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -79,7 +68,7 @@ int pc_cmd_run(int argc, char **argv)
 			ro.verbose = true;
 			break;
 		default:
-			refuse_option(argv);
+			pc_cli_bad_option("run", argv);
 			goto out;
 		}
 	}
