@@ -15,12 +15,12 @@
 #include "socks/wire.h"
 
 /* Decisions an association remembers, and for how long. */
-#define UDP_CACHE 32
+#define UDP_CACHE    32
 #define UDP_CACHE_MS 60000
 /* Destinations an association has sent to: replies are accepted from these only. */
 #define UDP_PEERS 64
 /* Blocked datagrams logged per association: a burst, then one a second. */
-#define UDP_AUDIT_BURST 10
+#define UDP_AUDIT_BURST  10
 #define UDP_AUDIT_PER_MS 1000
 
 enum state {
@@ -268,11 +268,11 @@ static void decided_tcp(struct conn *c)
 	c->state = S_DIAL;
 	if (c->decision.resolve_at_dial)
 		rc = pc_dial_start_name(c->client.loop, pc_server_resolver(c->srv),
-					c->preq.host.name, c->preq.port, timeout, dial_check,
-					on_dialed, c, &c->dial);
+		                        c->preq.host.name, c->preq.port, timeout, dial_check,
+		                        on_dialed, c, &c->dial);
 	else
 		rc = pc_dial_start(c->client.loop, &c->decision.addrs, timeout, on_dialed, c,
-				   &c->dial);
+		                   &c->dial);
 	if (rc < 0) {
 		c->dial = NULL;
 		reply_code(c, pc_socks_reply_for_error(rc), NULL, S_CLOSING);
@@ -303,9 +303,10 @@ static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *p
 			c->decision.source = PC_SOURCE_BASELINE_POLICY;
 			block(c);
 		} else {
-			reply_code(c, c->refused_loop ? PC_SOCKS_REP_HOST_UNREACHABLE
-						      : pc_socks_reply_for_error(status),
-				   NULL, S_CLOSING);
+			reply_code(c,
+			           c->refused_loop ? PC_SOCKS_REP_HOST_UNREACHABLE
+			                           : pc_socks_reply_for_error(status),
+			           NULL, S_CLOSING);
 		}
 		return;
 	}
@@ -347,8 +348,8 @@ static void start_tunnel(struct conn *c)
 	uv_read_stop((uv_stream_t *)&c->client);
 	c->reading = false;
 	rc = pc_relay_start(&c->relay, pc_server_pool(c->srv), &c->client, c->up, &c->timer,
-			    (uint64_t)s->tunnel_idle_timeout_s * 1000, (const char *)c->in,
-			    c->in_len, NULL, 0, on_tunnel_done, c);
+	                    (uint64_t)s->tunnel_idle_timeout_s * 1000, (const char *)c->in,
+	                    c->in_len, NULL, 0, on_tunnel_done, c);
 	c->in_len = 0;
 	if (rc < 0) {
 		c->client.data = c;
@@ -389,7 +390,7 @@ static void handle_request(struct conn *c, const struct pc_socks_request *r)
 	c->preq.protocol = PC_PROTO_SOCKS5_TCP;
 	c->state = S_DECIDE;
 	rc = pc_decide(c->policy, pc_server_resolver(c->srv), &c->preq, &c->decision, on_decided, c,
-		       &c->pending);
+	               &c->pending);
 	if (rc == PC_POLICY_DECIDED) {
 		decided_tcp(c);
 	} else if (rc < 0) {
@@ -430,19 +431,20 @@ static void handle_input(struct conn *c)
 			/* SOCKS4/4a, another version, no methods: nothing to answer in their
 			 * protocol */
 			malformed(c, n == PC_EUNSUPPORTED ? "SOCKS4 is not supported"
-							  : "malformed greeting");
+			                                  : "malformed greeting");
 			conn_close(c);
 			return;
 		}
 		consume(c, (size_t)n);
 		/* credentials are accepted without meaning for now */
 		method = pc_socks_choose_method(g.methods, PC_SOCKS_METHODS_NO_AUTH |
-								   PC_SOCKS_METHODS_USERPASS);
+		                                                   PC_SOCKS_METHODS_USERPASS);
 		n = pc_socks_method_build(c->out, sizeof(c->out), method);
 		if (method == PC_SOCKS_METHOD_NONE_ACCEPTABLE)
 			reply(c, (size_t)n, S_CLOSING);
 		else
-			reply(c, (size_t)n, method == PC_SOCKS_METHOD_USERPASS ? S_AUTH : S_REQUEST);
+			reply(c, (size_t)n,
+			      method == PC_SOCKS_METHOD_USERPASS ? S_AUTH : S_REQUEST);
 		return;
 	}
 	case S_AUTH: {
@@ -453,7 +455,8 @@ static void handle_input(struct conn *c)
 			break;
 		if (n < 0) {
 			malformed(c, "malformed username/password request");
-			n = pc_socks_auth_reply_build(c->out, sizeof(c->out), PC_SOCKS_AUTH_FAILURE);
+			n = pc_socks_auth_reply_build(c->out, sizeof(c->out),
+			                              PC_SOCKS_AUTH_FAILURE);
 			reply(c, (size_t)n, S_CLOSING);
 			return;
 		}
@@ -534,7 +537,7 @@ static void start_reading(struct conn *c)
 
 struct udp_entry {
 	bool used;
-	bool pending;         /* a lookup is under way */
+	bool pending; /* a lookup is under way */
 	uint64_t expires;
 	struct pc_host host;
 	uint16_t port;
@@ -548,8 +551,8 @@ struct udp_entry {
 
 struct udp_assoc {
 	struct conn *conn;
-	uv_udp_t relay;          /* faces the client */
-	uv_udp_t out[2];         /* to destinations: IPv4, IPv6 */
+	uv_udp_t relay;  /* faces the client */
+	uv_udp_t out[2]; /* to destinations: IPv4, IPv6 */
 	bool out_open[2];
 	uv_timer_t idle;
 	int handles;
@@ -612,7 +615,7 @@ static bool same_addr(const union pc_sockaddr *a, const struct sockaddr *b, bool
 }
 
 static void udp_audit(struct udp_assoc *u, const struct pc_request *req,
-		      const struct pc_decision *d)
+                      const struct pc_decision *d)
 {
 	struct conn *c = u->conn;
 	uint64_t now = uv_now(c->client.loop);
@@ -638,7 +641,7 @@ static void udp_audit(struct udp_assoc *u, const struct pc_request *req,
 }
 
 static void on_out_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-			const struct sockaddr *from, unsigned flags);
+                        const struct sockaddr *from, unsigned flags);
 static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 static int udp_out_open(struct udp_assoc *u, int family)
@@ -669,7 +672,7 @@ static void udp_remember_peer(struct udp_assoc *u, const union pc_sockaddr *a)
 }
 
 static void udp_send(struct udp_assoc *u, const struct udp_entry *e, const uint8_t *data,
-		     size_t len)
+                     size_t len)
 {
 	const union pc_sockaddr *to;
 	int i, rc;
@@ -726,7 +729,7 @@ static void on_udp_decided(void *data, const struct pc_decision *d)
 /* The remembered decision for host:port (*hit), or the entry to reuse for a new one (NULL when
  * every entry waits for a lookup). */
 static struct udp_entry *udp_find(struct udp_assoc *u, const struct pc_host *h, uint16_t port,
-				  bool *hit)
+                                  bool *hit)
 {
 	uint64_t now = uv_now(u->conn->client.loop);
 	struct udp_entry *victim = NULL;
@@ -735,7 +738,8 @@ static struct udp_entry *udp_find(struct udp_assoc *u, const struct pc_host *h, 
 	for (unsigned i = 0; i < UDP_CACHE; i++) {
 		struct udp_entry *e = &u->cache[i];
 		if (e->used && e->port == port && e->host.len == h->len &&
-		    memcmp(e->host.name, h->name, h->len) == 0 && (e->pending || e->expires > now)) {
+		    memcmp(e->host.name, h->name, h->len) == 0 &&
+		    (e->pending || e->expires > now)) {
 			*hit = true;
 			return e;
 		}
@@ -780,8 +784,8 @@ static void udp_datagram(struct udp_assoc *u, const uint8_t *dgram, size_t len)
 	e->req.host_ok = true;
 	e->req.host = d.host;
 	e->req.port = d.port;
-	n = pc_decide(c->policy, pc_server_resolver(c->srv), &e->req, &e->decision,
-		      on_udp_decided, e, &e->lookup);
+	n = pc_decide(c->policy, pc_server_resolver(c->srv), &e->req, &e->decision, on_udp_decided,
+	              e, &e->lookup);
 	if (n == PC_POLICY_NEEDS_DNS) {
 		e->pending = true;
 		e->held = malloc(d.data.len ? d.data.len : 1);
@@ -808,7 +812,7 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void on_relay_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-			  const struct sockaddr *from, unsigned flags)
+                          const struct sockaddr *from, unsigned flags)
 {
 	struct udp_assoc *u = h->data;
 	bool port_known;
@@ -821,7 +825,7 @@ static void on_relay_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	}
 	/* datagrams are accepted only from the client's own address */
 	port_known = (u->client.sa.sa_family == AF_INET ? u->client.in.sin_port
-						       : u->client.in6.sin6_port) != 0;
+	                                                : u->client.in6.sin6_port) != 0;
 	if (!same_addr(&u->client, from, port_known)) {
 		u->dropped++;
 		return;
@@ -829,13 +833,13 @@ static void on_relay_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	if (!port_known)
 		memcpy(&u->client, from,
 		       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-						  : sizeof(struct sockaddr_in6));
+		                                  : sizeof(struct sockaddr_in6));
 	u->last_activity = uv_now(h->loop);
 	udp_datagram(u, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void on_out_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-			const struct sockaddr *from, unsigned flags)
+                        const struct sockaddr *from, unsigned flags)
 {
 	struct udp_assoc *u = h->data;
 	union pc_sockaddr src;
@@ -849,23 +853,24 @@ static void on_out_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	for (unsigned i = 0; i < u->n_peers && !known; i++)
 		known = same_addr(&u->peers[i], from, true);
 	if (!known || (u->client.sa.sa_family == AF_INET ? u->client.in.sin_port
-							 : u->client.in6.sin6_port) == 0) {
+	                                                 : u->client.in6.sin6_port) == 0) {
 		u->dropped++;
 		return;
 	}
 	memset(&src, 0, sizeof(src));
 	memcpy(&src, from,
-	       from->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+	                                  : sizeof(struct sockaddr_in6));
 	n = pc_socks_udp_header_len(&src);
 	if (n < 0)
 		return;
-	n = pc_socks_udp_build(u->buf + PC_SOCKS_UDP_HEADER_MAX - (size_t)n, (size_t)n + (size_t)nread,
-			       &src, buf->base, (size_t)nread);
+	n = pc_socks_udp_build(u->buf + PC_SOCKS_UDP_HEADER_MAX - (size_t)n,
+	                       (size_t)n + (size_t)nread, &src, buf->base, (size_t)nread);
 	if (n < 0)
 		return;
 	u->last_activity = uv_now(h->loop);
 	b = uv_buf_init((char *)u->buf + PC_SOCKS_UDP_HEADER_MAX - pc_socks_udp_header_len(&src),
-			(unsigned)n);
+	                (unsigned)n);
 	uv_udp_try_send(&u->relay, &b, 1, &u->client.sa);
 }
 
