@@ -48,6 +48,7 @@ struct conn {
 	int handles;
 	bool closing;
 	bool reading;
+	bool eof; /* the client has ended its side */
 	uint8_t in[PC_SOCKS_AUTH_MAX + PC_SOCKS_REQUEST_MAX];
 	size_t in_len;
 	uint8_t out[PC_SOCKS_REPLY_MAX];
@@ -125,9 +126,15 @@ static void conn_close(struct conn *c)
 	}
 }
 
+static void refused(struct conn *c, const char *what);
+
+/* The head deadline: the whole negotiation must be over by then. */
 static void on_timer(uv_timer_t *t)
 {
-	conn_close(t->data);
+	struct conn *c = t->data;
+
+	refused(c, "negotiation timed out");
+	conn_close(c);
 }
 
 /* ---- replies ---- */
@@ -406,13 +413,42 @@ static void consume(struct conn *c, size_t n)
 	c->in_len -= n;
 }
 
-static void malformed(struct conn *c, const char *what)
+/* One log line for each client whose negotiation is refused. */
+static void refused(struct conn *c, const char *what)
 {
 	char peer[PC_ADDR_STRLEN];
 
 	if (pc_addr_format(&c->peer.sa, peer, sizeof(peer)) < 0)
 		peer[0] = '\0';
 	pc_log_info("SOCKS client %s: %s", peer, what);
+}
+
+/* The client ended its side in the middle of a message: the answer RFC 1928 and RFC 1929 give
+ * a malformed one (general failure), where they give one. A client that ends between messages
+ * has nothing wrong with it. */
+static void truncated(struct conn *c)
+{
+	int n;
+
+	if (c->in_len == 0) {
+		conn_close(c);
+		return;
+	}
+	switch (c->state) {
+	case S_AUTH:
+		refused(c, "truncated username/password request");
+		n = pc_socks_auth_reply_build(c->out, sizeof(c->out), PC_SOCKS_AUTH_FAILURE);
+		reply(c, (size_t)n, S_CLOSING);
+		return;
+	case S_REQUEST:
+		refused(c, "truncated request");
+		reply_code(c, PC_SOCKS_REP_GENERAL_FAILURE, NULL, S_CLOSING);
+		return;
+	default:
+		refused(c, "truncated greeting");
+		conn_close(c);
+		return;
+	}
 }
 
 static void handle_input(struct conn *c)
@@ -430,8 +466,8 @@ static void handle_input(struct conn *c)
 		if (n < 0) {
 			/* SOCKS4/4a, another version, no methods: nothing to answer in their
 			 * protocol */
-			malformed(c, n == PC_EUNSUPPORTED ? "SOCKS4 is not supported"
-			                                  : "malformed greeting");
+			refused(c, n == PC_EUNSUPPORTED ? "SOCKS4 is not supported"
+			                                : "malformed greeting");
 			conn_close(c);
 			return;
 		}
@@ -440,9 +476,10 @@ static void handle_input(struct conn *c)
 		method = pc_socks_choose_method(g.methods, PC_SOCKS_METHODS_NO_AUTH |
 		                                                   PC_SOCKS_METHODS_USERPASS);
 		n = pc_socks_method_build(c->out, sizeof(c->out), method);
-		if (method == PC_SOCKS_METHOD_NONE_ACCEPTABLE)
+		if (method == PC_SOCKS_METHOD_NONE_ACCEPTABLE) {
+			refused(c, "no acceptable authentication method");
 			reply(c, (size_t)n, S_CLOSING);
-		else
+		} else
 			reply(c, (size_t)n,
 			      method == PC_SOCKS_METHOD_USERPASS ? S_AUTH : S_REQUEST);
 		return;
@@ -454,7 +491,7 @@ static void handle_input(struct conn *c)
 		if (n == PC_AGAIN)
 			break;
 		if (n < 0) {
-			malformed(c, "malformed username/password request");
+			refused(c, "malformed username/password request");
 			n = pc_socks_auth_reply_build(c->out, sizeof(c->out),
 			                              PC_SOCKS_AUTH_FAILURE);
 			reply(c, (size_t)n, S_CLOSING);
@@ -473,7 +510,7 @@ static void handle_input(struct conn *c)
 		if (n == PC_AGAIN)
 			break;
 		if (n < 0) {
-			malformed(c, pc_socks_reply_name(rep));
+			refused(c, pc_socks_reply_name(rep));
 			reply_code(c, rep, NULL, S_CLOSING);
 			return;
 		}
@@ -485,6 +522,10 @@ static void handle_input(struct conn *c)
 		return;
 	}
 	default:
+		return;
+	}
+	if (c->eof) {
+		truncated(c);
 		return;
 	}
 	if (c->in_len == sizeof(c->in)) {
@@ -509,6 +550,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread == 0)
 		return;
+	if (nread == UV_EOF && c->state != S_UDP) {
+		/* libuv reads no more; a message cut short is answered once it is looked at */
+		c->reading = false;
+		c->eof = true;
+		handle_input(c);
+		return;
+	}
 	if (nread < 0) {
 		conn_close(c);
 		return;
