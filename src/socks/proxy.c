@@ -670,13 +670,17 @@ static void udp_audit(struct udp_assoc *u, const struct pc_request *req,
 	struct pc_decision dd = *d;
 	struct pc_block b;
 
-	/* a flood of blocked datagrams must not flood the log */
-	while (u->audit_refill + UDP_AUDIT_PER_MS <= now && u->audit_tokens < UDP_AUDIT_BURST) {
-		u->audit_tokens++;
-		u->audit_refill += UDP_AUDIT_PER_MS;
+	/* A flood of blocked datagrams must not flood the log: a token bucket, refilled one
+	 * token a period from the time it was last full, however long the flood lasts. */
+	uint64_t due = (now - u->audit_refill) / UDP_AUDIT_PER_MS;
+
+	if (due >= UDP_AUDIT_BURST - u->audit_tokens) {
+		u->audit_tokens = UDP_AUDIT_BURST;
+		u->audit_refill = now;
+	} else {
+		u->audit_tokens += (unsigned)due;
+		u->audit_refill += due * UDP_AUDIT_PER_MS;
 	}
-	if (u->audit_tokens < UDP_AUDIT_BURST)
-		u->audit_refill = u->audit_refill > now ? u->audit_refill : now;
 	if (u->audit_tokens == 0) {
 		u->dropped++;
 		return;
