@@ -590,7 +590,8 @@ struct udp_entry {
 	struct pc_host host;
 	uint16_t port;
 	struct pc_decision decision;
-	struct pc_decide_req *lookup;
+	struct pc_decide_req *lookup;     /* the policy's lookup (step 5) */
+	struct pc_resolve_req *resolving; /* with allow_local_binding: ours */
 	struct pc_request req;
 	uint8_t *held; /* the datagram that started the lookup */
 	size_t held_len;
@@ -636,6 +637,7 @@ static void udp_close(struct udp_assoc *u)
 	u->conn->udp = NULL;
 	for (unsigned i = 0; i < UDP_CACHE; i++) {
 		pc_decide_cancel(u->cache[i].lookup);
+		pc_resolve_cancel(u->cache[i].resolving);
 		free(u->cache[i].held);
 	}
 	uv_close((uv_handle_t *)&u->relay, on_udp_closed);
@@ -758,13 +760,18 @@ static void udp_decided(struct udp_entry *e, const uint8_t *data, size_t len)
 
 	e->pending = false;
 	e->expires = uv_now(u->conn->client.loop) + UDP_CACHE_MS;
-	/* the dialer would resolve with allow_local_binding; a datagram needs an address now */
-	if (e->decision.verdict == PC_VERDICT_ALLOW && e->decision.resolve_at_dial)
-		e->decision.verdict = PC_VERDICT_DENY;
 	if (e->decision.verdict != PC_VERDICT_ALLOW)
 		udp_audit(u, &e->req, &e->decision);
 	else if (data != NULL)
 		udp_send(u, e, data, len);
+}
+
+/* Acts on the decision for e with the datagram held while it was made. */
+static void udp_decided_held(struct udp_entry *e)
+{
+	udp_decided(e, e->held, e->held_len);
+	free(e->held);
+	e->held = NULL;
 }
 
 static void on_udp_decided(void *data, const struct pc_decision *d)
@@ -773,9 +780,47 @@ static void on_udp_decided(void *data, const struct pc_decision *d)
 
 	e->lookup = NULL;
 	e->decision = *d;
-	udp_decided(e, e->held, e->held_len);
-	free(e->held);
-	e->held = NULL;
+	udp_decided_held(e);
+}
+
+/* With allow_local_binding an allowed name is resolved where it is used (SPEC §3 step 5), as
+ * the dialer does for TCP: each answer is checked against the denylist's addresses, and the
+ * datagrams go to the first that passes. */
+static void on_udp_resolved(void *data, int status, const struct pc_addr_list *addrs)
+{
+	struct udp_entry *e = data;
+	struct udp_assoc *u = e->assoc;
+	struct pc_decision *d = &e->decision;
+	bool denied = false;
+
+	e->resolving = NULL;
+	d->resolve_at_dial = false;
+	d->addrs.n = 0;
+	for (unsigned i = 0; status == 0 && i < addrs->n; i++) {
+		union pc_sockaddr a = addrs->addrs[i];
+
+		pc_addr_set_port(&a, e->port);
+		if (pc_policy_addr_denied(u->conn->policy, &a.sa, e->port))
+			denied = true;
+		else
+			d->addrs.addrs[d->addrs.n++] = a;
+	}
+	if (d->addrs.n == 0 && !denied) {
+		/* no address is no policy block: the datagram is lost, the next one asks again */
+		pc_log_debug("SOCKS UDP: %s: %s", e->host.name, pc_strerror(status));
+		u->dropped++;
+		free(e->held);
+		e->held = NULL;
+		e->pending = false;
+		e->used = false;
+		return;
+	}
+	if (d->addrs.n == 0) {
+		d->verdict = PC_VERDICT_DENY;
+		d->reason = PC_REASON_DENIED;
+		d->source = PC_SOURCE_BASELINE_POLICY;
+	}
+	udp_decided_held(e);
 }
 
 /* The remembered decision for host:port (*hit), or the entry to reuse for a new one (NULL when
@@ -838,6 +883,13 @@ static void udp_datagram(struct udp_assoc *u, const uint8_t *dgram, size_t len)
 	e->req.port = d.port;
 	n = pc_decide(c->policy, pc_server_resolver(c->srv), &e->req, &e->decision, on_udp_decided,
 	              e, &e->lookup);
+	if (n == PC_POLICY_DECIDED && e->decision.verdict == PC_VERDICT_ALLOW &&
+	    e->decision.resolve_at_dial) {
+		n = pc_resolve_start(pc_server_resolver(c->srv), e->host.name,
+		                     PC_POLICY_DNS_TIMEOUT_MS, on_udp_resolved, e, &e->resolving);
+		if (n == 0)
+			n = PC_POLICY_NEEDS_DNS;
+	}
 	if (n == PC_POLICY_NEEDS_DNS) {
 		e->pending = true;
 		e->held = malloc(d.data.len ? d.data.len : 1);

@@ -314,6 +314,50 @@ class BlockTest(UdpCase):
         self.assertEqual(self.dns_server.queries(), [])
         self.assertEqual(self.sink.payloads(), [])
 
+    def test_name_resolved_and_checked(self):
+        # with allow_local_binding a name may resolve to loopback: the relay resolves it
+        p = self.start_proxy(allow=["echo.test"], dns=self.dns_server,
+                             extra="allow_local_binding = true\n")
+        a = Association(self, p)
+        a.send("echo.test", self.echo.port, b"by name")
+        self.assertEqual(a.recv(), (ECHO_HOST, self.echo.port, b"by name"))
+        self.assertEqual(a.echo(self.echo, b"again", host="echo.test"), b"again")
+        self.assertIn("echo.test", self.dns_server.queries())
+        self.assertEqual(p.audit(), [])
+
+    def test_name_that_does_not_resolve_is_dropped_not_audited(self):
+        p = self.start_proxy(allow=["*.test", ECHO_HOST], dns=self.dns_server,
+                             extra="allow_local_binding = true\n")
+        a = Association(self, p)
+
+        def asked():
+            return self.dns_server.queries().count("missing.test")
+
+        a.send("missing.test", self.sink.port, b"nowhere")
+        self.assertEqual(a.echo(self.echo, b"allowed"), b"allowed")
+        self.assertTrue(wait_until(lambda: asked() >= 2))  # A and AAAA: one lookup
+        first = asked()
+
+        # a failed lookup is not remembered: a later datagram asks again
+        def send_again():
+            a.send("missing.test", self.sink.port, b"nowhere")
+            return asked() > first
+
+        self.assertTrue(wait_until(send_again))
+        self.assertEqual(a.echo(self.echo, b"still allowed"), b"still allowed")
+        self.assertEqual(p.audit(), [])
+        self.assertEqual(self.sink.payloads(), [])
+
+    def test_name_resolving_into_a_denied_block_is_denied(self):
+        p = self.start_proxy(allow=["echo.test", ECHO_HOST], deny=["127.0.0.0/8:%d" % self.sink.port],
+                             dns=self.dns_server, extra="allow_local_binding = true\n")
+        a = Association(self, p)
+        a.send("echo.test", self.sink.port, b"denied by address")
+        self.assertEqual(a.echo(self.echo, b"allowed"), b"allowed")
+        self.assertEqual(self.sink.payloads(), [])
+        self.audit_one(p, host="echo.test", port=self.sink.port, protocol="socks5_udp",
+                       reason="denied")
+
     def test_name_to_loopback_without_allow_local_is_blocked(self):
         p = self.start_proxy(allow=["echo.test", ECHO_HOST], dns=self.dns_server)
         a = Association(self, p)
