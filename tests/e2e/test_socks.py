@@ -6,6 +6,7 @@ This module also holds what test_socks_udp.py and test_socks_malformed.py share:
 RFC 1928 client over raw sockets, the configuration writer, and a test case whose proxies are
 checked for sanitizer reports when they stop.
 """
+import hashlib
 import ipaddress
 import os
 import shlex
@@ -181,8 +182,8 @@ class SocksCase(harness.TestCase):
     """A test whose proxies are stopped at its end and must exit 0 without any sanitizer
     report on stderr."""
 
-    def start_proxy(self, allow=(), deny=(), dns=None, extra="", name="proxy"):
-        p = self.proxy(config(allow, deny, dns, extra), name=name)
+    def start_proxy(self, allow=(), deny=(), dns=None, extra="", name="proxy", args=()):
+        p = self.proxy(config(allow, deny, dns, extra), name=name, args=args)
         self.addCleanup(self.stop_proxy, p)  # runs before harness's own stop
         return p
 
@@ -365,22 +366,10 @@ class ConnectTest(SocksCase):
         self.assertEqual(p.audit(), [])  # not a policy block
 
     def test_connect_timeout_is_0x06(self):
-        # A listener whose accept queue is full drops every further SYN: the dial hangs
-        # without a packet leaving the machine.
-        listener = socket.socket()
-        self.addCleanup(listener.close)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        fillers = []
-        for _ in range(4):
-            f = socket.socket()
-            self.addCleanup(f.close)
-            f.setblocking(False)
-            f.connect_ex(listener.getsockname())
-            fillers.append(f)
+        port = full_backlog_listener(self)
         p = self.start_proxy(allow=["127.0.0.1"], extra="connect_timeout_s = 1\n")
         c = self.client(p)
-        self.assertEqual(c.connect("127.0.0.1", listener.getsockname()[1])[0], TTL_EXPIRED)
+        self.assertEqual(c.connect("127.0.0.1", port)[0], TTL_EXPIRED)
 
     def test_multicast_is_network_unreachable_0x03(self):
         # TCP to a multicast address fails in the route lookup: nothing is sent.
@@ -444,6 +433,90 @@ class LimitedModeTest(SocksCase):
         self.assertEqual(c.to_close(), (b"", True))
         self.audit_one(self.p, protocol="socks5_udp", reason="method_not_allowed",
                        source="mode_guard", mode="limited")
+
+
+def full_backlog_listener(case):
+    """A listening socket whose accept queue is full: every further SYN is dropped, so a dial
+    to it hangs without a packet leaving the machine. Returns its port."""
+    listener = socket.socket()
+    case.addCleanup(listener.close)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    for _ in range(4):
+        f = socket.socket()
+        case.addCleanup(f.close)
+        f.setblocking(False)
+        f.connect_ex(listener.getsockname())
+    return listener.getsockname()[1]
+
+
+class LifecycleTest(SocksCase):
+    """Many clients at once, long transfers, and clients or the proxy leaving at every stage:
+    the proxy must stay up and exit cleanly (no sanitizer report)."""
+
+    def setUp(self):
+        super().setUp()
+        self.o = self.origin()
+
+    def test_many_concurrent_tunnels(self):
+        p = self.start_proxy(allow=["127.0.0.1"])
+        clients = []
+        for _ in range(64):
+            c = self.client(p)
+            self.assertEqual(c.greet(), 0)
+            c.send(request_bytes(CONNECT, "127.0.0.1", self.o.port))
+            clients.append(c)
+        for c in clients:
+            self.assertEqual(c.read_reply()[0], SUCCEEDED)
+        for c in clients:
+            c.send(b"GET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        for c in clients:
+            data, closed = c.to_close()
+            self.assertTrue(closed and data.endswith(servers.pattern(1024)), data[:100])
+
+    def test_large_download_through_tunnel(self):
+        p = self.start_proxy(allow=["127.0.0.1"])
+        out = os.path.join(self.tmp, "big")
+        n = 32 << 20
+        res = self.curl(p, "http://127.0.0.1:%d/big?bytes=%d" % (self.o.port, n), "-o", out,
+                        hostname=False)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(os.path.getsize(out), n)
+        with open(out, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), servers.pattern_sha256(n))
+
+    def test_clients_leaving_at_every_stage(self):
+        dns = self.dns(blackhole=["slow.test"])
+        p = self.start_proxy(allow=["127.0.0.1", "slow.test"], dns=dns)
+        hung = full_backlog_listener(self)
+        for target in ((b"slow.test", 80), ("127.0.0.1", hung), ("127.0.0.1", self.o.port)):
+            c = self.client(p)
+            self.assertEqual(c.greet(), 0)
+            c.send(request_bytes(CONNECT, *target))
+            if target[1] == self.o.port:
+                self.assertEqual(c.read_reply()[0], SUCCEEDED)
+            c.close()  # while deciding, while dialling, in the tunnel
+        self.assertTrue(servers.wait_for_file(dns.log))  # the lookup was asked for
+        c = self.client(p)
+        self.assertEqual(c.connect("127.0.0.1", self.o.port)[0], SUCCEEDED)
+
+    def test_stop_with_everything_in_flight(self):
+        dns = self.dns(blackhole=["slow.test"])
+        p = self.start_proxy(allow=["127.0.0.1", "slow.test"], dns=dns, args=["--grace", "1"])
+        hung = full_backlog_listener(self)
+        c = self.client(p)
+        self.assertEqual(c.connect("127.0.0.1", self.o.port)[0], SUCCEEDED)  # a tunnel
+        for target in ((b"slow.test", 80), ("127.0.0.1", hung)):  # deciding, dialling
+            c = self.client(p)
+            self.assertEqual(c.greet(), 0)
+            c.send(request_bytes(CONNECT, *target))
+        c = self.client(p)
+        c.send(b"\x05\x01")  # negotiating
+        c = self.client(p)
+        self.assertEqual(c.greet(), 0)
+        self.assertEqual(c.request(UDP_ASSOCIATE, "0.0.0.0", 0)[0], SUCCEEDED)
+        self.assertTrue(servers.wait_for_file(dns.log))
+        self.stop_proxy(p)  # exit 0 within the grace period, nothing leaked
 
 
 # A ProxyCommand for ssh: CONNECT through the SOCKS listener, then stdin/stdout <-> the tunnel.

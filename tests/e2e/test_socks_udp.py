@@ -278,6 +278,28 @@ class IdleTest(UdpCase):
         self.assertTrue(wait_until(lambda: port_is_free(*a.relay)), "relay socket still open")
 
 
+class PendingLookupTest(UdpCase):
+    """Associations that end, or a proxy that stops, while lookups for datagrams are under
+    way: the policy's own (step 5) and the relay's (allow_local_binding)."""
+
+    def test_lookups_under_way_when_the_association_or_the_proxy_ends(self):
+        dns = self.dns(blackhole=["slow.test"])
+        echo = self.peers()
+        for extra in ("", "allow_local_binding = true\n"):
+            p = self.start_proxy(allow=["slow.test", ECHO_HOST], dns=dns, extra=extra,
+                                 name="proxy%d" % len(extra))
+            ending, staying = Association(self, p), Association(self, p)
+            for a in (ending, staying):
+                a.send("slow.test", echo.port, b"waits")
+                a.send("slow.test", echo.port, b"dropped while the first waits")
+                self.assertEqual(a.echo(echo, b"not held up"), b"not held up")
+            self.assertTrue(wait_until(lambda: "slow.test" in dns.queries()))
+            ending.ctl.close()
+            self.assertTrue(wait_until(lambda: port_is_free(*ending.relay)))
+            self.stop_proxy(p)
+        self.assertEqual(echo.payloads(), [b"not held up"] * 4)
+
+
 class BlockTest(UdpCase):
     def setUp(self):
         super().setUp()
