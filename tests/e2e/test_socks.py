@@ -236,8 +236,14 @@ class CurlTest(SocksCase):
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertEqual(res.stdout, "origin\n")
         self.assertIn("origin.test", self.dns_server.queries())
-        [entry] = self.o.wait_requests(1)
-        self.assertEqual(entry["target"], "/")
+        # what a child of `portcullis run` gets: ALL_PROXY=socks5h://
+        res = self.run_cmd(["curl", "-sS", "--max-time", "20", "http://origin.test:%d/echo"
+                            % self.o.port], env={"ALL_PROXY": "socks5h://127.0.0.1:%d"
+                                                 % p.socks_port})
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("/echo", res.stdout)
+        entries = self.o.wait_requests(2)
+        self.assertEqual([e["target"] for e in entries], ["/", "/echo"])
         self.assertEqual(p.audit(), [])
 
     def test_hostname_to_loopback_without_allow_local_is_blocked(self):
@@ -324,6 +330,17 @@ class ConnectTest(SocksCase):
         self.assertEqual(entry["peer"], "%s:%d" % (host, port))
         self.assertNotEqual(port, 0)
 
+    @unittest.skipUnless(has_ipv6_loopback(), "no ::1 on this machine")
+    def test_bound_address_ipv6(self):
+        o6 = self.origin(ipv6=True, name="origin6")
+        p = self.start_proxy(allow=["::1"])
+        c = self.client(p)
+        rep, host, port = c.connect(b"[::1]", o6.port)  # a domain that is an IPv6 literal
+        self.assertEqual((rep, host), (SUCCEEDED, "::1"))
+        self.assertIn(b"origin", http_get(c.sock, "[::1]"))
+        [entry] = o6.wait_requests(1)
+        self.assertEqual(entry["peer"], "[::1]:%d" % port)
+
     def test_domain_that_is_an_address_is_judged_as_the_address(self):
         p = self.start_proxy(allow=["127.0.0.1"])
         for spelling in ("127.1", "0x7f.0.0.1", "2130706433", "127.0.0.1."):
@@ -333,6 +350,26 @@ class ConnectTest(SocksCase):
             c.close()
         c = self.client(p)
         self.assertEqual(c.connect(b"127.0.0.010", self.o.port)[0], NOT_ALLOWED)  # 127.0.0.8
+
+    def test_denylist_bypass_via_address_spellings(self):
+        """Every spelling of a denied address, literal or behind a name, is refused before a
+        dial: mapped, compatible, NAT64 and 6to4 forms are judged by their IPv4."""
+        dns = self.dns(records=[("origin.test", "A", "127.0.0.1"),
+                                ("mapped.test", "AAAA", "::ffff:127.0.0.1")])
+        targets = ["::ffff:127.0.0.1", "::ffff:7f00:1", "::7f00:1", "64:ff9b::7f00:1",
+                   "2002:7f00:1::1", b"::ffff:127.0.0.1", b"[::ffff:127.0.0.1]", b"127.1",
+                   b"0x7f000001", b"0177.0.0.1", b"127.0.0.1.", b"localhost", b"LOCALHOST.",
+                   b"a.localhost", b"origin.test", b"mapped.test"]
+        for i, deny in enumerate(("127.0.0.0/8", "127.0.0.1", "127.0.0.1:%d" % self.o.port)):
+            p = self.start_proxy(allow=["*"], deny=[deny], dns=dns, name="proxy%d" % i,
+                                 extra="allow_local_binding = true\n")
+            for target in targets:
+                c = self.client(p)
+                self.assertEqual(c.connect(target, self.o.port)[0], NOT_ALLOWED, (deny, target))
+                c.close()
+            records = p.wait_audit(len(targets))
+            self.assertEqual([r["reason"] for r in records], ["denied"] * len(targets))
+        self.assertEqual(self.o.requests(), [])
 
     def test_pipelined_greeting_auth_request_and_data(self):
         p = self.start_proxy(allow=["127.0.0.1"])

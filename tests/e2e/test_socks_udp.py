@@ -347,6 +347,21 @@ class BlockTest(UdpCase):
         self.assertIn("echo.test", self.dns_server.queries())
         self.assertEqual(p.audit(), [])
 
+    def test_denylist_bypass_via_address_spellings(self):
+        p = self.start_proxy(allow=["*"], deny=["127.0.0.1", "denied.test"],
+                             dns=self.dns_server, extra="allow_local_binding = true\n")
+        a = Association(self, p)
+        targets = ["127.0.0.1", "::ffff:127.0.0.1", "::7f00:1", "64:ff9b::7f00:1",
+                   "2002:7f00:1::1", b"127.1", b"0x7f000001", b"localhost", b"echo.test"]
+        for target in targets:
+            a.send(target, self.echo.port, b"denied")
+        a.send(OTHER_HOST, self.sink.port, b"last")
+        got = self.sink.wait(1)
+        self.assertEqual([d for _, _, d in got], [b"last"], p.audit())  # 127.0.0.2 is not denied
+        self.assertEqual(self.echo.payloads(), [])
+        self.assertEqual([r["reason"] for r in self.udp_audit(p, len(targets))],
+                         ["denied"] * len(targets))
+
     def test_name_that_does_not_resolve_is_dropped_not_audited(self):
         p = self.start_proxy(allow=["*.test", ECHO_HOST], dns=self.dns_server,
                              extra="allow_local_binding = true\n")
