@@ -237,6 +237,15 @@ static void block(struct conn *c)
 	reply_code(c, PC_SOCKS_REP_NOT_ALLOWED, NULL, S_CLOSING);
 }
 
+/* A block decided here rather than by the policy. */
+static void block_as(struct conn *c, enum pc_reason reason, enum pc_source source)
+{
+	c->decision.verdict = PC_VERDICT_DENY;
+	c->decision.reason = reason;
+	c->decision.source = source;
+	block(c);
+}
+
 /* ---- the request ---- */
 
 static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *peer);
@@ -305,10 +314,7 @@ static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *p
 	c->dial = NULL;
 	if (status < 0) {
 		if (c->refused_denied) {
-			c->decision.verdict = PC_VERDICT_DENY;
-			c->decision.reason = PC_REASON_DENIED;
-			c->decision.source = PC_SOURCE_BASELINE_POLICY;
-			block(c);
+			block_as(c, PC_REASON_DENIED, PC_SOURCE_BASELINE_POLICY);
 		} else {
 			reply_code(c,
 			           c->refused_loop ? PC_SOCKS_REP_HOST_UNREACHABLE
@@ -383,15 +389,14 @@ static void handle_request(struct conn *c, const struct pc_socks_request *r)
 			reply_code(c, PC_SOCKS_REP_COMMAND_NOT_SUPPORTED, NULL, S_CLOSING);
 			return;
 		}
-		if (s->mode == PC_MODE_LIMITED) {
-			/* UDP is never read-only */
-			c->decision.verdict = PC_VERDICT_DENY;
-			c->decision.reason = PC_REASON_METHOD_NOT_ALLOWED;
-			c->decision.source = PC_SOURCE_MODE_GUARD;
-			block(c);
-			return;
-		}
-		udp_start(c);
+		/* The association itself is a request: a disabled proxy refuses it like any other,
+		 * and limited mode refuses UDP, which is never read-only. */
+		if (!s->enabled)
+			block_as(c, PC_REASON_PROXY_DISABLED, PC_SOURCE_PROXY_STATE);
+		else if (s->mode == PC_MODE_LIMITED)
+			block_as(c, PC_REASON_METHOD_NOT_ALLOWED, PC_SOURCE_MODE_GUARD);
+		else
+			udp_start(c);
 		return;
 	}
 	c->preq.protocol = PC_PROTO_SOCKS5_TCP;

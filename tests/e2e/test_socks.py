@@ -556,6 +556,31 @@ class LifecycleTest(SocksCase):
         self.stop_proxy(p)  # exit 0 within the grace period, nothing leaked
 
 
+class DisabledTest(SocksCase):
+    """enabled = false: the listener still answers, and every request is a block."""
+
+    def test_every_request_is_refused_as_proxy_disabled(self):
+        o = self.origin()
+        p = self.start_proxy(allow=["127.0.0.1"], extra="enabled = false\n")
+        c = self.client(p)
+        self.assertEqual(c.connect("127.0.0.1", o.port)[0], NOT_ALLOWED)
+        c = self.client(p)
+        self.assertEqual(c.greet(), 0)
+        self.assertEqual(c.request(UDP_ASSOCIATE, "0.0.0.0", 0)[0], NOT_ALLOWED)
+        records = p.wait_audit(2)
+        self.assertEqual([(r["protocol"], r["reason"], r["source"]) for r in records],
+                         [("socks5_tcp", "proxy_disabled", "proxy_state"),
+                          ("socks5_udp", "proxy_disabled", "proxy_state")])
+        self.assertEqual(o.requests(), [])
+
+    def test_approval_on_request_with_nobody_to_ask_is_a_deny(self):
+        p = self.proxy("[network]\nallowed_domains = [\"127.0.0.1\"]\n")
+        self.addCleanup(self.stop_proxy, p)
+        c = self.client(p)
+        self.assertEqual(c.connect("93.184.216.34", 443)[0], NOT_ALLOWED)
+        self.audit_one(p, host="93.184.216.34", reason="not_allowed", decision="deny")
+
+
 # A ProxyCommand for ssh: CONNECT through the SOCKS listener, then stdin/stdout <-> the tunnel.
 PROXY_COMMAND = r'''
 import ipaddress, os, select, socket, struct, sys
