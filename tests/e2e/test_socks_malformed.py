@@ -160,6 +160,7 @@ class HeadTimeoutTest(t.SocksCase):
             got, closed = c.to_close(timeout=10)
             self.assertTrue(closed, prefix)
             self.assertIn(got, (b"", NEG, USERPASS), prefix)
+        self.assertEqual(p.log().count("negotiation timed out"), len(stalled))
         # a client that finished its negotiation in time is not cut: its tunnel stays up
         c = self.client(p)
         self.assertEqual(c.connect("127.0.0.1", o.port)[0], t.SUCCEEDED)

@@ -268,6 +268,27 @@ class RelayTest(UdpCase):
         self.assertEqual(a.recv(), ("::1", echo6.port, b"six"))
 
 
+    @unittest.skipUnless(t.has_ipv6_loopback(), "no ::1 on this machine")
+    def test_ipv6_client(self):
+        """Control connection, relay and client all on ::1; both families of destination."""
+        echo6 = self.peers(host="::1")
+        p = self.start_proxy(allow=[ECHO_HOST, "::1"], args=["--socks", "[::1]:0"],
+                             name="proxy6")
+        self.assertTrue(p.socks.startswith("[::1]:"), p.socks)
+        ctl = t.Client(p.socks_port, host="::1")
+        self.addCleanup(ctl.close)
+        self.assertEqual(ctl.greet(), 0)
+        udp = bound_udp("::1")
+        self.addCleanup(udp.close)
+        rep, host, port = ctl.request(t.UDP_ASSOCIATE, "::", udp.getsockname()[1])
+        self.assertEqual((rep, host), (t.SUCCEEDED, "::1"))
+        for peers in (self.echo, echo6):
+            udp.sendto(t.udp_header(peers.host, peers.port) + b"six", (host, port))
+            data, src = udp.recvfrom(1000)
+            self.assertEqual(src[:2], (host, port))
+            self.assertEqual(data, t.udp_header(peers.host, peers.port) + b"six")
+
+
 class IdleTest(UdpCase):
     def test_association_ends_after_udp_idle_timeout(self):
         echo = self.peers()
