@@ -484,9 +484,10 @@ static void handle_input(struct conn *c)
 		if (method == PC_SOCKS_METHOD_NONE_ACCEPTABLE) {
 			refused(c, "no acceptable authentication method");
 			reply(c, (size_t)n, S_CLOSING);
-		} else
+		} else {
 			reply(c, (size_t)n,
 			      method == PC_SOCKS_METHOD_USERPASS ? S_AUTH : S_REQUEST);
+		}
 		return;
 	}
 	case S_AUTH: {
