@@ -635,17 +635,26 @@ static void on_udp_closed(uv_handle_t *h)
 	udp_unref(h->data);
 }
 
+/* Forgets every decision, abandoning lookups under way and the datagrams they hold. */
+static void udp_forget(struct udp_assoc *u)
+{
+	for (unsigned i = 0; i < UDP_CACHE; i++) {
+		struct udp_entry *e = &u->cache[i];
+
+		pc_decide_cancel(e->lookup);
+		pc_resolve_cancel(e->resolving);
+		free(e->held);
+		memset(e, 0, sizeof(*e));
+	}
+}
+
 static void udp_close(struct udp_assoc *u)
 {
 	if (u->closing)
 		return;
 	u->closing = true;
 	u->conn->udp = NULL;
-	for (unsigned i = 0; i < UDP_CACHE; i++) {
-		pc_decide_cancel(u->cache[i].lookup);
-		pc_resolve_cancel(u->cache[i].resolving);
-		free(u->cache[i].held);
-	}
+	udp_forget(u);
 	uv_close((uv_handle_t *)&u->relay, on_udp_closed);
 	uv_close((uv_handle_t *)&u->idle, on_udp_closed);
 	for (int i = 0; i < 2; i++)
@@ -852,6 +861,22 @@ static struct udp_entry *udp_find(struct udp_assoc *u, const struct pc_host *h, 
 	return victim;
 }
 
+/* Each datagram is a request of its own, judged by the policy generation current when it
+ * arrives: after a reload, what was decided before is forgotten, and replies are accepted again
+ * only from destinations contacted since. */
+static void udp_follow_policy(struct udp_assoc *u)
+{
+	struct conn *c = u->conn;
+	struct pc_policy *current = pc_server_policy(c->srv);
+
+	if (current == c->policy)
+		return;
+	udp_forget(u);
+	u->n_peers = u->next_peer = 0;
+	pc_policy_unref(c->policy);
+	c->policy = pc_policy_ref(current);
+}
+
 static void udp_datagram(struct udp_assoc *u, const uint8_t *dgram, size_t len)
 {
 	struct conn *c = u->conn;
@@ -864,6 +889,7 @@ static void udp_datagram(struct udp_assoc *u, const uint8_t *dgram, size_t len)
 		u->dropped++;
 		return;
 	}
+	udp_follow_policy(u);
 	e = udp_find(u, &d.host, d.port, &hit);
 	if (e == NULL || (hit && e->pending)) {
 		u->dropped++; /* one datagram waits per lookup */

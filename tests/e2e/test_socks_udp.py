@@ -289,6 +289,29 @@ class RelayTest(UdpCase):
             self.assertEqual(data, t.udp_header(peers.host, peers.port) + b"six")
 
 
+class ReloadTest(UdpCase):
+    def test_reload_applies_to_the_next_datagram_of_a_running_association(self):
+        """Each datagram is a request: a destination denied by a reload is refused even on an
+        association opened before it (a tunnel cannot be re-judged, a datagram can)."""
+        echo = self.peers()
+        other = self.peers(host=OTHER_HOST)
+        p = self.start_proxy(allow=[ECHO_HOST])
+        a = Association(self, p)
+        self.assertEqual(a.echo(echo, b"before"), b"before")
+        outbound = echo.wait(1)[0][1]
+        a.send(OTHER_HOST, other.port, b"blocked before")
+        p.reload(t.config(allow=[ECHO_HOST, OTHER_HOST], deny=["%s:%d" % (ECHO_HOST, echo.port)]))
+        self.assertTrue(wait_until(lambda: "configuration reloaded" in p.log()), p.log())
+        self.assertEqual(a.echo(other, b"allowed now"), b"allowed now")
+        a.send(ECHO_HOST, echo.port, b"denied now")
+        # a destination contacted only before the reload may no longer answer
+        echo.socks[0].sendto(b"stale", outbound)
+        self.assertEqual(a.echo(other, b"again"), b"again")
+        self.assertEqual(echo.payloads(), [b"before"])
+        self.assertEqual([(r["host"], r["reason"]) for r in self.udp_audit(p, 2)],
+                         [(OTHER_HOST, "not_allowed_local"), (ECHO_HOST, "denied")])
+
+
 class IdleTest(UdpCase):
     def test_association_ends_after_udp_idle_timeout(self):
         echo = self.peers()
