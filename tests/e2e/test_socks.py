@@ -522,6 +522,12 @@ class LifecycleTest(SocksCase):
         with open(out, "rb") as f:
             self.assertEqual(hashlib.sha256(f.read()).hexdigest(), servers.pattern_sha256(n))
 
+    def test_idle_tunnel_is_cut_after_tunnel_idle_timeout(self):
+        p = self.start_proxy(allow=["127.0.0.1"], extra="tunnel_idle_timeout_s = 1\n")
+        c = self.client(p)
+        self.assertEqual(c.connect("127.0.0.1", self.o.port)[0], SUCCEEDED)
+        self.assertEqual(c.to_close(timeout=10), (b"", True))
+
     def test_clients_leaving_at_every_stage(self):
         dns = self.dns(blackhole=["slow.test"])
         p = self.start_proxy(allow=["127.0.0.1", "slow.test"], dns=dns)
