@@ -292,8 +292,7 @@ class CurlTest(SocksCase):
         # the allowed name is asked, and only then: the log is in order
         res = self.curl(p, "http://origin.test:%d/" % self.o.port)
         self.assertEqual(res.stdout, "origin\n", res.stderr)
-        self.assertEqual(self.dns_server.queries(), ["origin.test"] * len(self.dns_server.queries()))
-        self.assertNotIn("other.test", self.dns_server.queries())
+        self.assertEqual(set(self.dns_server.queries()), {"origin.test"})
 
     def test_username_password_accepted(self):
         p = self.start_proxy(allow=["127.0.0.1"])

@@ -430,8 +430,9 @@ class BlockTest(UdpCase):
         self.assertEqual(self.sink.payloads(), [])
 
     def test_name_resolving_into_a_denied_block_is_denied(self):
-        p = self.start_proxy(allow=["echo.test", ECHO_HOST], deny=["127.0.0.0/8:%d" % self.sink.port],
-                             dns=self.dns_server, extra="allow_local_binding = true\n")
+        p = self.start_proxy(allow=["echo.test", ECHO_HOST],
+                             deny=["127.0.0.0/8:%d" % self.sink.port], dns=self.dns_server,
+                             extra="allow_local_binding = true\n")
         a = Association(self, p)
         a.send("echo.test", self.sink.port, b"denied by address")
         self.assertEqual(a.echo(self.echo, b"allowed"), b"allowed")
