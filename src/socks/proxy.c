@@ -15,12 +15,12 @@
 #include "socks/wire.h"
 
 /* Decisions an association remembers, and for how long. */
-#define UDP_CACHE 32
+#define UDP_CACHE    32
 #define UDP_CACHE_MS 60000
 /* Destinations an association has sent to: replies are accepted from these only. */
 #define UDP_PEERS 64
 /* Blocked datagrams logged per association: a burst, then one a second. */
-#define UDP_AUDIT_BURST 10
+#define UDP_AUDIT_BURST  10
 #define UDP_AUDIT_PER_MS 1000
 
 enum state {
@@ -48,6 +48,7 @@ struct conn {
 	int handles;
 	bool closing;
 	bool reading;
+	bool eof; /* the client has ended its side */
 	uint8_t in[PC_SOCKS_AUTH_MAX + PC_SOCKS_REQUEST_MAX];
 	size_t in_len;
 	uint8_t out[PC_SOCKS_REPLY_MAX];
@@ -125,9 +126,15 @@ static void conn_close(struct conn *c)
 	}
 }
 
+static void refused(struct conn *c, const char *what);
+
+/* The head deadline: the whole negotiation must be over by then. */
 static void on_timer(uv_timer_t *t)
 {
-	conn_close(t->data);
+	struct conn *c = t->data;
+
+	refused(c, "negotiation timed out");
+	conn_close(c);
 }
 
 /* ---- replies ---- */
@@ -230,6 +237,15 @@ static void block(struct conn *c)
 	reply_code(c, PC_SOCKS_REP_NOT_ALLOWED, NULL, S_CLOSING);
 }
 
+/* A block decided here rather than by the policy. */
+static void block_as(struct conn *c, enum pc_reason reason, enum pc_source source)
+{
+	c->decision.verdict = PC_VERDICT_DENY;
+	c->decision.reason = reason;
+	c->decision.source = source;
+	block(c);
+}
+
 /* ---- the request ---- */
 
 static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *peer);
@@ -268,11 +284,11 @@ static void decided_tcp(struct conn *c)
 	c->state = S_DIAL;
 	if (c->decision.resolve_at_dial)
 		rc = pc_dial_start_name(c->client.loop, pc_server_resolver(c->srv),
-					c->preq.host.name, c->preq.port, timeout, dial_check,
-					on_dialed, c, &c->dial);
+		                        c->preq.host.name, c->preq.port, timeout, dial_check,
+		                        on_dialed, c, &c->dial);
 	else
 		rc = pc_dial_start(c->client.loop, &c->decision.addrs, timeout, on_dialed, c,
-				   &c->dial);
+		                   &c->dial);
 	if (rc < 0) {
 		c->dial = NULL;
 		reply_code(c, pc_socks_reply_for_error(rc), NULL, S_CLOSING);
@@ -298,14 +314,12 @@ static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *p
 	c->dial = NULL;
 	if (status < 0) {
 		if (c->refused_denied) {
-			c->decision.verdict = PC_VERDICT_DENY;
-			c->decision.reason = PC_REASON_DENIED;
-			c->decision.source = PC_SOURCE_BASELINE_POLICY;
-			block(c);
+			block_as(c, PC_REASON_DENIED, PC_SOURCE_BASELINE_POLICY);
 		} else {
-			reply_code(c, c->refused_loop ? PC_SOCKS_REP_HOST_UNREACHABLE
-						      : pc_socks_reply_for_error(status),
-				   NULL, S_CLOSING);
+			reply_code(c,
+			           c->refused_loop ? PC_SOCKS_REP_HOST_UNREACHABLE
+			                           : pc_socks_reply_for_error(status),
+			           NULL, S_CLOSING);
 		}
 		return;
 	}
@@ -347,8 +361,8 @@ static void start_tunnel(struct conn *c)
 	uv_read_stop((uv_stream_t *)&c->client);
 	c->reading = false;
 	rc = pc_relay_start(&c->relay, pc_server_pool(c->srv), &c->client, c->up, &c->timer,
-			    (uint64_t)s->tunnel_idle_timeout_s * 1000, (const char *)c->in,
-			    c->in_len, NULL, 0, on_tunnel_done, c);
+	                    (uint64_t)s->tunnel_idle_timeout_s * 1000, (const char *)c->in,
+	                    c->in_len, NULL, 0, on_tunnel_done, c);
 	c->in_len = 0;
 	if (rc < 0) {
 		c->client.data = c;
@@ -375,21 +389,20 @@ static void handle_request(struct conn *c, const struct pc_socks_request *r)
 			reply_code(c, PC_SOCKS_REP_COMMAND_NOT_SUPPORTED, NULL, S_CLOSING);
 			return;
 		}
-		if (s->mode == PC_MODE_LIMITED) {
-			/* UDP is never read-only */
-			c->decision.verdict = PC_VERDICT_DENY;
-			c->decision.reason = PC_REASON_METHOD_NOT_ALLOWED;
-			c->decision.source = PC_SOURCE_MODE_GUARD;
-			block(c);
-			return;
-		}
-		udp_start(c);
+		/* The association itself is a request: a disabled proxy refuses it like any other,
+		 * and limited mode refuses UDP, which is never read-only. */
+		if (!s->enabled)
+			block_as(c, PC_REASON_PROXY_DISABLED, PC_SOURCE_PROXY_STATE);
+		else if (s->mode == PC_MODE_LIMITED)
+			block_as(c, PC_REASON_METHOD_NOT_ALLOWED, PC_SOURCE_MODE_GUARD);
+		else
+			udp_start(c);
 		return;
 	}
 	c->preq.protocol = PC_PROTO_SOCKS5_TCP;
 	c->state = S_DECIDE;
 	rc = pc_decide(c->policy, pc_server_resolver(c->srv), &c->preq, &c->decision, on_decided, c,
-		       &c->pending);
+	               &c->pending);
 	if (rc == PC_POLICY_DECIDED) {
 		decided_tcp(c);
 	} else if (rc < 0) {
@@ -405,13 +418,42 @@ static void consume(struct conn *c, size_t n)
 	c->in_len -= n;
 }
 
-static void malformed(struct conn *c, const char *what)
+/* One log line for each client whose negotiation is refused. */
+static void refused(struct conn *c, const char *what)
 {
 	char peer[PC_ADDR_STRLEN];
 
 	if (pc_addr_format(&c->peer.sa, peer, sizeof(peer)) < 0)
 		peer[0] = '\0';
 	pc_log_info("SOCKS client %s: %s", peer, what);
+}
+
+/* The client ended its side in the middle of a message: the answer RFC 1928 and RFC 1929 give
+ * a malformed one (general failure), where they give one. A client that ends between messages
+ * has nothing wrong with it. */
+static void truncated(struct conn *c)
+{
+	int n;
+
+	if (c->in_len == 0) {
+		conn_close(c);
+		return;
+	}
+	switch (c->state) {
+	case S_AUTH:
+		refused(c, "truncated username/password request");
+		n = pc_socks_auth_reply_build(c->out, sizeof(c->out), PC_SOCKS_AUTH_FAILURE);
+		reply(c, (size_t)n, S_CLOSING);
+		return;
+	case S_REQUEST:
+		refused(c, "truncated request");
+		reply_code(c, PC_SOCKS_REP_GENERAL_FAILURE, NULL, S_CLOSING);
+		return;
+	default:
+		refused(c, "truncated greeting");
+		conn_close(c);
+		return;
+	}
 }
 
 static void handle_input(struct conn *c)
@@ -429,20 +471,23 @@ static void handle_input(struct conn *c)
 		if (n < 0) {
 			/* SOCKS4/4a, another version, no methods: nothing to answer in their
 			 * protocol */
-			malformed(c, n == PC_EUNSUPPORTED ? "SOCKS4 is not supported"
-							  : "malformed greeting");
+			refused(c, n == PC_EUNSUPPORTED ? "SOCKS4 is not supported"
+			                                : "malformed greeting");
 			conn_close(c);
 			return;
 		}
 		consume(c, (size_t)n);
 		/* credentials are accepted without meaning for now */
 		method = pc_socks_choose_method(g.methods, PC_SOCKS_METHODS_NO_AUTH |
-								   PC_SOCKS_METHODS_USERPASS);
+		                                                   PC_SOCKS_METHODS_USERPASS);
 		n = pc_socks_method_build(c->out, sizeof(c->out), method);
-		if (method == PC_SOCKS_METHOD_NONE_ACCEPTABLE)
+		if (method == PC_SOCKS_METHOD_NONE_ACCEPTABLE) {
+			refused(c, "no acceptable authentication method");
 			reply(c, (size_t)n, S_CLOSING);
-		else
-			reply(c, (size_t)n, method == PC_SOCKS_METHOD_USERPASS ? S_AUTH : S_REQUEST);
+		} else {
+			reply(c, (size_t)n,
+			      method == PC_SOCKS_METHOD_USERPASS ? S_AUTH : S_REQUEST);
+		}
 		return;
 	}
 	case S_AUTH: {
@@ -452,8 +497,9 @@ static void handle_input(struct conn *c)
 		if (n == PC_AGAIN)
 			break;
 		if (n < 0) {
-			malformed(c, "malformed username/password request");
-			n = pc_socks_auth_reply_build(c->out, sizeof(c->out), PC_SOCKS_AUTH_FAILURE);
+			refused(c, "malformed username/password request");
+			n = pc_socks_auth_reply_build(c->out, sizeof(c->out),
+			                              PC_SOCKS_AUTH_FAILURE);
 			reply(c, (size_t)n, S_CLOSING);
 			return;
 		}
@@ -470,7 +516,7 @@ static void handle_input(struct conn *c)
 		if (n == PC_AGAIN)
 			break;
 		if (n < 0) {
-			malformed(c, pc_socks_reply_name(rep));
+			refused(c, pc_socks_reply_name(rep));
 			reply_code(c, rep, NULL, S_CLOSING);
 			return;
 		}
@@ -482,6 +528,10 @@ static void handle_input(struct conn *c)
 		return;
 	}
 	default:
+		return;
+	}
+	if (c->eof) {
+		truncated(c);
 		return;
 	}
 	if (c->in_len == sizeof(c->in)) {
@@ -506,6 +556,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread == 0)
 		return;
+	if (nread == UV_EOF && c->state != S_UDP) {
+		/* libuv reads no more; a message cut short is answered once it is looked at */
+		c->reading = false;
+		c->eof = true;
+		handle_input(c);
+		return;
+	}
 	if (nread < 0) {
 		conn_close(c);
 		return;
@@ -534,12 +591,13 @@ static void start_reading(struct conn *c)
 
 struct udp_entry {
 	bool used;
-	bool pending;         /* a lookup is under way */
+	bool pending; /* a lookup is under way */
 	uint64_t expires;
 	struct pc_host host;
 	uint16_t port;
 	struct pc_decision decision;
-	struct pc_decide_req *lookup;
+	struct pc_decide_req *lookup;     /* the policy's lookup (step 5) */
+	struct pc_resolve_req *resolving; /* with allow_local_binding: ours */
 	struct pc_request req;
 	uint8_t *held; /* the datagram that started the lookup */
 	size_t held_len;
@@ -548,8 +606,8 @@ struct udp_entry {
 
 struct udp_assoc {
 	struct conn *conn;
-	uv_udp_t relay;          /* faces the client */
-	uv_udp_t out[2];         /* to destinations: IPv4, IPv6 */
+	uv_udp_t relay;  /* faces the client */
+	uv_udp_t out[2]; /* to destinations: IPv4, IPv6 */
 	bool out_open[2];
 	uv_timer_t idle;
 	int handles;
@@ -577,16 +635,26 @@ static void on_udp_closed(uv_handle_t *h)
 	udp_unref(h->data);
 }
 
+/* Forgets every decision, abandoning lookups under way and the datagrams they hold. */
+static void udp_forget(struct udp_assoc *u)
+{
+	for (unsigned i = 0; i < UDP_CACHE; i++) {
+		struct udp_entry *e = &u->cache[i];
+
+		pc_decide_cancel(e->lookup);
+		pc_resolve_cancel(e->resolving);
+		free(e->held);
+		memset(e, 0, sizeof(*e));
+	}
+}
+
 static void udp_close(struct udp_assoc *u)
 {
 	if (u->closing)
 		return;
 	u->closing = true;
 	u->conn->udp = NULL;
-	for (unsigned i = 0; i < UDP_CACHE; i++) {
-		pc_decide_cancel(u->cache[i].lookup);
-		free(u->cache[i].held);
-	}
+	udp_forget(u);
 	uv_close((uv_handle_t *)&u->relay, on_udp_closed);
 	uv_close((uv_handle_t *)&u->idle, on_udp_closed);
 	for (int i = 0; i < 2; i++)
@@ -612,20 +680,24 @@ static bool same_addr(const union pc_sockaddr *a, const struct sockaddr *b, bool
 }
 
 static void udp_audit(struct udp_assoc *u, const struct pc_request *req,
-		      const struct pc_decision *d)
+                      const struct pc_decision *d)
 {
 	struct conn *c = u->conn;
 	uint64_t now = uv_now(c->client.loop);
 	struct pc_decision dd = *d;
 	struct pc_block b;
 
-	/* a flood of blocked datagrams must not flood the log */
-	while (u->audit_refill + UDP_AUDIT_PER_MS <= now && u->audit_tokens < UDP_AUDIT_BURST) {
-		u->audit_tokens++;
-		u->audit_refill += UDP_AUDIT_PER_MS;
+	/* A flood of blocked datagrams must not flood the log: a token bucket, refilled one
+	 * token a period from the time it was last full, however long the flood lasts. */
+	uint64_t due = (now - u->audit_refill) / UDP_AUDIT_PER_MS;
+
+	if (due >= UDP_AUDIT_BURST - u->audit_tokens) {
+		u->audit_tokens = UDP_AUDIT_BURST;
+		u->audit_refill = now;
+	} else {
+		u->audit_tokens += (unsigned)due;
+		u->audit_refill += due * UDP_AUDIT_PER_MS;
 	}
-	if (u->audit_tokens < UDP_AUDIT_BURST)
-		u->audit_refill = u->audit_refill > now ? u->audit_refill : now;
 	if (u->audit_tokens == 0) {
 		u->dropped++;
 		return;
@@ -638,7 +710,7 @@ static void udp_audit(struct udp_assoc *u, const struct pc_request *req,
 }
 
 static void on_out_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-			const struct sockaddr *from, unsigned flags);
+                        const struct sockaddr *from, unsigned flags);
 static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 static int udp_out_open(struct udp_assoc *u, int family)
@@ -669,7 +741,7 @@ static void udp_remember_peer(struct udp_assoc *u, const union pc_sockaddr *a)
 }
 
 static void udp_send(struct udp_assoc *u, const struct udp_entry *e, const uint8_t *data,
-		     size_t len)
+                     size_t len)
 {
 	const union pc_sockaddr *to;
 	int i, rc;
@@ -703,13 +775,18 @@ static void udp_decided(struct udp_entry *e, const uint8_t *data, size_t len)
 
 	e->pending = false;
 	e->expires = uv_now(u->conn->client.loop) + UDP_CACHE_MS;
-	/* the dialer would resolve with allow_local_binding; a datagram needs an address now */
-	if (e->decision.verdict == PC_VERDICT_ALLOW && e->decision.resolve_at_dial)
-		e->decision.verdict = PC_VERDICT_DENY;
 	if (e->decision.verdict != PC_VERDICT_ALLOW)
 		udp_audit(u, &e->req, &e->decision);
 	else if (data != NULL)
 		udp_send(u, e, data, len);
+}
+
+/* Acts on the decision for e with the datagram held while it was made. */
+static void udp_decided_held(struct udp_entry *e)
+{
+	udp_decided(e, e->held, e->held_len);
+	free(e->held);
+	e->held = NULL;
 }
 
 static void on_udp_decided(void *data, const struct pc_decision *d)
@@ -718,15 +795,53 @@ static void on_udp_decided(void *data, const struct pc_decision *d)
 
 	e->lookup = NULL;
 	e->decision = *d;
-	udp_decided(e, e->held, e->held_len);
-	free(e->held);
-	e->held = NULL;
+	udp_decided_held(e);
+}
+
+/* With allow_local_binding an allowed name is resolved where it is used (SPEC §3 step 5), as
+ * the dialer does for TCP: each answer is checked against the denylist's addresses, and the
+ * datagrams go to the first that passes. */
+static void on_udp_resolved(void *data, int status, const struct pc_addr_list *addrs)
+{
+	struct udp_entry *e = data;
+	struct udp_assoc *u = e->assoc;
+	struct pc_decision *d = &e->decision;
+	bool denied = false;
+
+	e->resolving = NULL;
+	d->resolve_at_dial = false;
+	d->addrs.n = 0;
+	for (unsigned i = 0; status == 0 && i < addrs->n; i++) {
+		union pc_sockaddr a = addrs->addrs[i];
+
+		pc_addr_set_port(&a, e->port);
+		if (pc_policy_addr_denied(u->conn->policy, &a.sa, e->port))
+			denied = true;
+		else
+			d->addrs.addrs[d->addrs.n++] = a;
+	}
+	if (d->addrs.n == 0 && !denied) {
+		/* no address is no policy block: the datagram is lost, the next one asks again */
+		pc_log_debug("SOCKS UDP: %s: %s", e->host.name, pc_strerror(status));
+		u->dropped++;
+		free(e->held);
+		e->held = NULL;
+		e->pending = false;
+		e->used = false;
+		return;
+	}
+	if (d->addrs.n == 0) {
+		d->verdict = PC_VERDICT_DENY;
+		d->reason = PC_REASON_DENIED;
+		d->source = PC_SOURCE_BASELINE_POLICY;
+	}
+	udp_decided_held(e);
 }
 
 /* The remembered decision for host:port (*hit), or the entry to reuse for a new one (NULL when
  * every entry waits for a lookup). */
 static struct udp_entry *udp_find(struct udp_assoc *u, const struct pc_host *h, uint16_t port,
-				  bool *hit)
+                                  bool *hit)
 {
 	uint64_t now = uv_now(u->conn->client.loop);
 	struct udp_entry *victim = NULL;
@@ -735,7 +850,8 @@ static struct udp_entry *udp_find(struct udp_assoc *u, const struct pc_host *h, 
 	for (unsigned i = 0; i < UDP_CACHE; i++) {
 		struct udp_entry *e = &u->cache[i];
 		if (e->used && e->port == port && e->host.len == h->len &&
-		    memcmp(e->host.name, h->name, h->len) == 0 && (e->pending || e->expires > now)) {
+		    memcmp(e->host.name, h->name, h->len) == 0 &&
+		    (e->pending || e->expires > now)) {
 			*hit = true;
 			return e;
 		}
@@ -743,6 +859,22 @@ static struct udp_entry *udp_find(struct udp_assoc *u, const struct pc_host *h, 
 			victim = e;
 	}
 	return victim;
+}
+
+/* Each datagram is a request of its own, judged by the policy generation current when it
+ * arrives: after a reload, what was decided before is forgotten, and replies are accepted again
+ * only from destinations contacted since. */
+static void udp_follow_policy(struct udp_assoc *u)
+{
+	struct conn *c = u->conn;
+	struct pc_policy *current = pc_server_policy(c->srv);
+
+	if (current == c->policy)
+		return;
+	udp_forget(u);
+	u->n_peers = u->next_peer = 0;
+	pc_policy_unref(c->policy);
+	c->policy = pc_policy_ref(current);
 }
 
 static void udp_datagram(struct udp_assoc *u, const uint8_t *dgram, size_t len)
@@ -757,6 +889,7 @@ static void udp_datagram(struct udp_assoc *u, const uint8_t *dgram, size_t len)
 		u->dropped++;
 		return;
 	}
+	udp_follow_policy(u);
 	e = udp_find(u, &d.host, d.port, &hit);
 	if (e == NULL || (hit && e->pending)) {
 		u->dropped++; /* one datagram waits per lookup */
@@ -780,8 +913,15 @@ static void udp_datagram(struct udp_assoc *u, const uint8_t *dgram, size_t len)
 	e->req.host_ok = true;
 	e->req.host = d.host;
 	e->req.port = d.port;
-	n = pc_decide(c->policy, pc_server_resolver(c->srv), &e->req, &e->decision,
-		      on_udp_decided, e, &e->lookup);
+	n = pc_decide(c->policy, pc_server_resolver(c->srv), &e->req, &e->decision, on_udp_decided,
+	              e, &e->lookup);
+	if (n == PC_POLICY_DECIDED && e->decision.verdict == PC_VERDICT_ALLOW &&
+	    e->decision.resolve_at_dial) {
+		n = pc_resolve_start(pc_server_resolver(c->srv), e->host.name,
+		                     PC_POLICY_DNS_TIMEOUT_MS, on_udp_resolved, e, &e->resolving);
+		if (n == 0)
+			n = PC_POLICY_NEEDS_DNS;
+	}
 	if (n == PC_POLICY_NEEDS_DNS) {
 		e->pending = true;
 		e->held = malloc(d.data.len ? d.data.len : 1);
@@ -808,7 +948,7 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void on_relay_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-			  const struct sockaddr *from, unsigned flags)
+                          const struct sockaddr *from, unsigned flags)
 {
 	struct udp_assoc *u = h->data;
 	bool port_known;
@@ -821,7 +961,7 @@ static void on_relay_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	}
 	/* datagrams are accepted only from the client's own address */
 	port_known = (u->client.sa.sa_family == AF_INET ? u->client.in.sin_port
-						       : u->client.in6.sin6_port) != 0;
+	                                                : u->client.in6.sin6_port) != 0;
 	if (!same_addr(&u->client, from, port_known)) {
 		u->dropped++;
 		return;
@@ -829,13 +969,13 @@ static void on_relay_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	if (!port_known)
 		memcpy(&u->client, from,
 		       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-						  : sizeof(struct sockaddr_in6));
+		                                  : sizeof(struct sockaddr_in6));
 	u->last_activity = uv_now(h->loop);
 	udp_datagram(u, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void on_out_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-			const struct sockaddr *from, unsigned flags)
+                        const struct sockaddr *from, unsigned flags)
 {
 	struct udp_assoc *u = h->data;
 	union pc_sockaddr src;
@@ -849,23 +989,24 @@ static void on_out_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	for (unsigned i = 0; i < u->n_peers && !known; i++)
 		known = same_addr(&u->peers[i], from, true);
 	if (!known || (u->client.sa.sa_family == AF_INET ? u->client.in.sin_port
-							 : u->client.in6.sin6_port) == 0) {
+	                                                 : u->client.in6.sin6_port) == 0) {
 		u->dropped++;
 		return;
 	}
 	memset(&src, 0, sizeof(src));
 	memcpy(&src, from,
-	       from->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+	                                  : sizeof(struct sockaddr_in6));
 	n = pc_socks_udp_header_len(&src);
 	if (n < 0)
 		return;
-	n = pc_socks_udp_build(u->buf + PC_SOCKS_UDP_HEADER_MAX - (size_t)n, (size_t)n + (size_t)nread,
-			       &src, buf->base, (size_t)nread);
+	n = pc_socks_udp_build(u->buf + PC_SOCKS_UDP_HEADER_MAX - (size_t)n,
+	                       (size_t)n + (size_t)nread, &src, buf->base, (size_t)nread);
 	if (n < 0)
 		return;
 	u->last_activity = uv_now(h->loop);
 	b = uv_buf_init((char *)u->buf + PC_SOCKS_UDP_HEADER_MAX - pc_socks_udp_header_len(&src),
-			(unsigned)n);
+	                (unsigned)n);
 	uv_udp_try_send(&u->relay, &b, 1, &u->client.sa);
 }
 
