@@ -25,7 +25,7 @@ SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSani
                      "runtime error:")
 
 CONNECT, BIND, UDP_ASSOCIATE = 1, 2, 3
-SUCCEEDED, GENERAL_FAILURE, NOT_ALLOWED, NETWORK_UNREACHABLE, HOST_UNREACHABLE = 0, 1, 2, 3, 4
+SUCCEEDED, GENERAL_FAILURE, NOT_ALLOWED, HOST_UNREACHABLE = 0, 1, 2, 4
 CONNECTION_REFUSED, TTL_EXPIRED, COMMAND_NOT_SUPPORTED, ADDRESS_TYPE_NOT_SUPPORTED = 5, 6, 7, 8
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid", "GIT_COMMITTER_NAME": "t",
@@ -407,11 +407,12 @@ class ConnectTest(SocksCase):
         c = self.client(p)
         self.assertEqual(c.connect("127.0.0.1", port)[0], TTL_EXPIRED)
 
-    def test_multicast_is_network_unreachable_0x03(self):
-        # TCP to a multicast address fails in the route lookup: nothing is sent.
+    def test_network_unreachable_is_0x04(self):
+        # TCP to a multicast address fails in the route lookup (ENETUNREACH): nothing is sent,
+        # and SPEC §7 answers every "unreachable" with 0x04.
         p = self.start_proxy(allow=["224.0.0.1"])
         c = self.client(p)
-        self.assertEqual(c.connect("224.0.0.1", 80)[0], NETWORK_UNREACHABLE)
+        self.assertEqual(c.connect("224.0.0.1", 80)[0], HOST_UNREACHABLE)
 
     def test_dns_failure_is_0x04_with_allow_local_binding(self):
         dns = self.dns(servfail=["broken.test"])
