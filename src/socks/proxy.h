@@ -3,8 +3,8 @@
  *
  * A domain in a request is normalised and decided like an HTTP host; the proxy resolves it,
  * checks every address, and dials only a checked one. Every policy block is answered 0x02 and
- * recorded. UDP datagrams are decided one destination at a time (decisions are remembered for
- * the association), accepted only from the client's own address, and relayed back only from
+ * recorded. UDP datagrams are decided one destination at a time (decisions are remembered until
+ * a reload), accepted only from the client's own address, and relayed back only from
  * destinations the client sent to. See docs/socks.md. */
 #ifndef PC_SOCKS_PROXY_H
 #define PC_SOCKS_PROXY_H

@@ -16,6 +16,9 @@ import unittest
 BIN = os.environ.get("PORTCULLIS_BIN", "")
 SOURCE_DIR = os.environ.get("PC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 SUPPORT = os.path.join(SOURCE_DIR, "tests", "support")
+# What a sanitizer build prints when it finds something; no proxy may ever print it.
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
+                     "runtime error:")
 sys.path.insert(0, SUPPORT)
 
 import servers  # noqa: E402  (tests/support, shared with the support self-test)
@@ -68,15 +71,16 @@ class Proxy:
     audit records written so far.
     """
 
-    def __init__(self, tmpdir, config_text, args=(), name="proxy", env=None):
+    def __init__(self, tmpdir, config_text, args=(), name="proxy", env=None,
+                 http="127.0.0.1:0", socks="127.0.0.1:0"):
         self.config = os.path.join(tmpdir, name + ".toml")
         with open(self.config, "w") as f:
             f.write(config_text)
         self.ready = os.path.join(tmpdir, name + ".ready")
         self.log_path = os.path.join(tmpdir, name + ".log")
         self._log = open(self.log_path, "wb")
-        cmd = [BIN, "serve", "--config", self.config, "--http", "127.0.0.1:0",
-               "--socks", "127.0.0.1:0", "--ready-file", self.ready] + list(args)
+        cmd = [BIN, "serve", "--config", self.config, "--http", http, "--socks", socks,
+               "--ready-file", self.ready] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._log,
                                      env=env)
         info = json.loads(wait_for_file(self.ready, proc=self.proc))
@@ -152,11 +156,20 @@ class TestCase(unittest.TestCase):
         self.addCleanup(server.stop)
         return server
 
-    def proxy(self, config_text, args=(), name="proxy", env=None):
-        """A running `portcullis serve`, stopped when the test ends."""
-        p = Proxy(self.tmp, config_text, args=args, name=name, env=env)
-        self.addCleanup(p.stop)
+    def proxy(self, config_text, args=(), name="proxy", env=None, check_exit=True, **kw):
+        """A running `portcullis serve`, stopped when the test ends: it must then exit 0
+        (unless check_exit is false) without any sanitizer report on stderr."""
+        p = Proxy(self.tmp, config_text, args=args, name=name, env=env, **kw)
+        self.addCleanup(self.stop_proxy, p, check_exit)
         return p
+
+    def stop_proxy(self, p, check_exit=True):
+        rc = p.stop()
+        log = p.log()
+        for marker in SANITIZER_MARKERS:
+            self.assertNotIn(marker, log)
+        if check_exit:
+            self.assertEqual(rc, 0, log[-2000:])
 
     def origin(self, **kw):
         """tests/support/origin.py on loopback (see servers.Origin), stopped at the end."""

@@ -272,7 +272,7 @@ class RelayTest(UdpCase):
     def test_ipv6_client(self):
         """Control connection, relay and client all on ::1; both families of destination."""
         echo6 = self.peers(host="::1")
-        p = self.start_proxy(allow=[ECHO_HOST, "::1"], args=["--socks", "[::1]:0"],
+        p = self.start_proxy(allow=[ECHO_HOST, "::1"], socks="[::1]:0",
                              name="proxy6")
         self.assertTrue(p.socks.startswith("[::1]:"), p.socks)
         ctl = t.Client(p.socks_port, host="::1")
