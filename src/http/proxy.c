@@ -225,6 +225,8 @@ static void writer_done(struct writer *w)
 
 static void on_client_written(uv_write_t *req, int status);
 static void on_up_written(uv_write_t *req, int status);
+static void stop_reading(struct conn *c);
+static void up_stop_reading(struct conn *c);
 
 /* Writes bufs: returns 1 when everything went out at once, 0 when a write is in flight (the
  * writer's callback continues), or a negative error. owned is freed and source->off advanced
@@ -267,6 +269,13 @@ static int send_bufs(struct writer *w, uv_stream_t *s, uv_buf_t *bufs, unsigned 
 		writer_done(w);
 		return rc;
 	}
+	/* Backpressure: the side that feeds this direction is not read while the write waits
+	 * (a read could also move the very bytes being written); the pump that resumes once the
+	 * write completes starts reading again when it needs more. */
+	if (w == &w->conn->to_client)
+		up_stop_reading(w->conn);
+	else
+		stop_reading(w->conn);
 	return 0;
 }
 
@@ -307,6 +316,11 @@ static void upstream_close(struct conn *c)
 		return;
 	c->up = NULL;
 	c->up_reading = false;
+	/* Whatever the origin sent beyond the exchange goes with its connection: it is never read
+	 * as the response to the next request. (Bytes a write to the client still references
+	 * stay until the connection closes.) */
+	if (!(c->to_client.busy && c->to_client.source == &c->uin))
+		inbuf_release(c->srv, &c->uin);
 	if (c->closing) {
 		c->handles++;
 	} else {
@@ -393,8 +407,8 @@ static void on_timer(uv_timer_t *t)
 		if (inbuf_avail(&c->cin) > 0) {
 			/* a partial head: say why before closing */
 			char *buf = malloc(RESPONSE_MAX);
-			int n = buf ? pc_http_failure_response(PC_FAIL_HEAD_TIMEOUT, NULL, true, buf,
-							      RESPONSE_MAX)
+			int n = buf ? pc_http_failure_response(PC_FAIL_HEAD_TIMEOUT, NULL,
+							      PC_RESPOND_CLOSE, buf, RESPONSE_MAX)
 				    : -ENOMEM;
 			if (n > 0) {
 				uv_buf_t b = uv_buf_init(buf, (unsigned)n);
@@ -423,6 +437,17 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- replies of portcullis's own ---- */
 
+/* The PC_RESPOND_* flags of a response of ours to the current request. */
+static unsigned respond_flags(const struct conn *c, bool keep)
+{
+	const struct exchange *x = c->x;
+	unsigned flags = keep ? 0 : PC_RESPOND_CLOSE;
+
+	if (x != NULL && x->req.method_id == PC_HTTP_METHOD_HEAD)
+		flags |= PC_RESPOND_HEAD;
+	return flags;
+}
+
 static void reply_written(struct conn *c);
 
 /* Writes a complete response of ours (owned), then continues at reply_written: the next
@@ -442,24 +467,33 @@ static void reply(struct conn *c, char *owned, size_t len, bool keep)
 		reply_written(c);
 }
 
+/* An exchange that failed on the origin's side (or before it began). The client's connection
+ * is in step as long as its request was consumed whole and no byte of a response reached it:
+ * then it gets a complete response of ours and may send the next request. Otherwise it is
+ * closed after the response (or at once, when a response had started). */
 static void fail(struct conn *c, enum pc_http_failure f, const char *details)
 {
+	struct exchange *x = c->x;
+	bool keep;
 	char *buf;
 	int n;
 
-	if (c->x != NULL && c->x->response_started) {
+	if (x != NULL && x->response_started) {
 		conn_close(c);
 		return;
 	}
+	keep = x != NULL && x->keep_alive && x->req_done && !x->connect && !c->to_up.busy &&
+	       x->req.head.minor_version >= 1;
 	upstream_close(c);
 	buf = malloc(RESPONSE_MAX);
-	n = buf ? pc_http_failure_response(f, details, true, buf, RESPONSE_MAX) : -ENOMEM;
+	n = buf ? pc_http_failure_response(f, details, respond_flags(c, keep), buf, RESPONSE_MAX)
+		: -ENOMEM;
 	if (n < 0) {
 		free(buf);
 		conn_close(c);
 		return;
 	}
-	reply(c, buf, (size_t)n, false);
+	reply(c, buf, (size_t)n, keep);
 }
 
 /* A request the policy refused: record it and answer with the SPEC §7 response. */
@@ -478,10 +512,12 @@ static void block(struct conn *c, const char *raw_host, size_t raw_len)
 		x->decision.verdict = PC_VERDICT_DENY;
 	pc_block_fill(&b, &x->preq, raw_host, raw_len, &x->decision, &c->peer.sa, s->mode);
 	pc_server_record_block(c->srv, &b);
-	/* The connection stays usable only when no request body is left unread. */
-	keep = x->keep_alive && x->req_body == PC_HTTP_BODY_NONE;
+	/* The connection stays usable only when no request body is left unread (and the client
+	 * speaks HTTP/1.1: our responses do not offer HTTP/1.0 keep-alive). */
+	keep = x->keep_alive && x->req_body == PC_HTTP_BODY_NONE && x->req.head.minor_version >= 1;
 	buf = malloc(RESPONSE_MAX);
-	n = buf ? pc_http_block_response(&b, x->connect, !keep, buf, RESPONSE_MAX) : -ENOMEM;
+	n = buf ? pc_http_block_response(&b, x->connect, respond_flags(c, keep), buf, RESPONSE_MAX)
+		: -ENOMEM;
 	if (n < 0) {
 		free(buf);
 		conn_close(c);
@@ -514,7 +550,10 @@ static void reject(struct conn *c, int status, const char *why)
 		f = PC_FAIL_BAD_REQUEST;
 		break;
 	}
-	n = buf ? pc_http_failure_response(f, why, true, buf, RESPONSE_MAX) : -ENOMEM;
+	/* a request found malformed mid-body leaves its origin connection mid-request */
+	upstream_close(c);
+	n = buf ? pc_http_failure_response(f, why, respond_flags(c, false), buf, RESPONSE_MAX)
+		: -ENOMEM;
 	if (n < 0) {
 		free(buf);
 		conn_close(c);
@@ -631,15 +670,10 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->cin.len += (size_t)nread;
 	c->last_activity = uv_now(s->loop);
-	if (c->state == ST_HEAD) {
+	if (c->state == ST_HEAD)
 		head_pump(c);
-	} else if (c->state == ST_EXCHANGE) {
-		if (c->to_up.busy) {
-			uv_read_stop(s);
-			c->reading = false;
-		}
+	else if (c->state == ST_EXCHANGE)
 		request_pump(c);
-	}
 }
 
 static struct exchange *exchange_new(struct conn *c)
@@ -661,7 +695,7 @@ static void start_reading(struct conn *c)
 {
 	int rc;
 
-	if (c->reading || c->closing)
+	if (c->reading || c->closing || (c->state == ST_EXCHANGE && c->to_up.busy))
 		return;
 	if (c->x == NULL && c->state == ST_HEAD) {
 		c->x = exchange_new(c);
@@ -912,7 +946,8 @@ static void upstream_failed(struct conn *c, const char *why)
 		dial(c);
 		return;
 	}
-	fail(c, x->resp_head_done ? PC_FAIL_BAD_GATEWAY : PC_FAIL_REFUSED, why);
+	fail(c, x->resp_head_done || inbuf_avail(&c->uin) > 0 ? PC_FAIL_INCOMPLETE : PC_FAIL_TERMINATED,
+	     why);
 }
 
 static void dial(struct conn *c)
@@ -1071,6 +1106,11 @@ static void start_exchange(struct conn *c)
 					(size_t)s->max_header_fields};
 
 	c->state = ST_EXCHANGE;
+	if (c->up->parked) {
+		/* its EOF watch ends: the exchange reads the response with its own callbacks */
+		uv_read_stop((uv_stream_t *)&c->up->tcp);
+		c->up_reading = false;
+	}
 	c->up->parked = false;
 	c->up_eof = false;
 	x->head_sent = false;
@@ -1192,6 +1232,12 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		uv_read_stop(s);
 		c->up_reading = false;
+		if (nread != UV_EOF) {
+			/* a reset (or no memory) is not the end of a close-delimited body: a
+			 * response cut short must not reach the client as complete */
+			upstream_failed(c, "the connection to the origin failed");
+			return;
+		}
 		c->up_eof = true;
 		response_pump(c);
 		/* if the pump could not finish with the EOF, the exchange is broken */
@@ -1201,22 +1247,26 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->uin.len += (size_t)nread;
 	c->last_activity = uv_now(s->loop);
-	if (c->to_client.busy) {
-		uv_read_stop(s);
-		c->up_reading = false;
-	}
 	response_pump(c);
 }
 
 static void up_start_reading(struct conn *c)
 {
-	if (c->up_reading || c->up == NULL || c->up_eof)
+	if (c->up_reading || c->up == NULL || c->up_eof || c->to_client.busy)
 		return;
 	if (uv_read_start((uv_stream_t *)&c->up->tcp, up_on_alloc, up_on_read) < 0) {
 		fail(c, PC_FAIL_BAD_GATEWAY, "cannot read from the origin");
 		return;
 	}
 	c->up_reading = true;
+}
+
+static void up_stop_reading(struct conn *c)
+{
+	if (!c->up_reading)
+		return;
+	uv_read_stop((uv_stream_t *)&c->up->tcp);
+	c->up_reading = false;
 }
 
 static int send_client(struct conn *c, uv_buf_t *bufs, unsigned n, char *owned, size_t advance)
@@ -1283,6 +1333,10 @@ static int response_head(struct conn *c)
 		return rc < 0 ? -2 : 1;
 	}
 	x->resp_head_done = true;
+	/* A final response before the whole request body (an origin refusing an upload, a 417 to
+	 * Expect) leaves the client mid-request: this response is the connection's last. */
+	if (!x->req_done || c->to_up.busy)
+		x->keep_alive = false;
 	x->resp_body = x->resp.head.body;
 	x->resp_left = x->resp.head.content_length;
 	switch (x->resp_body) {
@@ -1427,6 +1481,7 @@ static void response_pump(struct conn *c)
 		}
 		rc = x->resp_head_done ? response_body(c) : response_head(c);
 		if (rc == 0) {
+			/* more input needed, or a write is in flight and its callback continues */
 			up_start_reading(c);
 			return;
 		}
@@ -1462,11 +1517,14 @@ static void on_parked_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void finish_exchange(struct conn *c)
 {
 	struct exchange *x = c->x;
-	bool reusable = x->resp.head.keep_alive && x->req_done && inbuf_avail(&c->uin) == 0;
+	/* The request is sent once its last bytes are written, not just handed over: until then
+	 * the client's buffer still holds them. */
+	bool sent = x->req_done && !c->to_up.busy;
+	bool reusable = x->resp.head.keep_alive && sent && inbuf_avail(&c->uin) == 0;
 
 	/* A response that ended before its request body did leaves the client mid-request:
 	 * the connection cannot be resynchronised. */
-	if (!x->req_done)
+	if (!sent)
 		x->keep_alive = false;
 	if (c->up != NULL) {
 		uv_read_stop((uv_stream_t *)&c->up->tcp);

@@ -44,6 +44,8 @@ static const struct failure_row failure_rows[] = {
 	[PC_FAIL_LOOP] = {508, "proxy_loop_detected", "request addressed to the proxy itself"},
 	[PC_FAIL_BAD_GATEWAY] = {502, "http_protocol_error", "invalid response from the origin"},
 	[PC_FAIL_HEAD_TIMEOUT] = {408, "http_request_error", "request head not received in time"},
+	[PC_FAIL_TERMINATED] = {502, "connection_terminated", "the origin closed the connection"},
+	[PC_FAIL_INCOMPLETE] = {502, "http_response_incomplete", "incomplete response from the origin"},
 };
 
 static const char *reason_phrase(int status)
@@ -112,7 +114,7 @@ static void put_sf_string(struct out *o, const char *s)
 }
 
 static int finish(struct out *o, int status, const char *content_type, const char *x_proxy_error,
-		  const char *proxy_status, const char *details, bool close, const char *body,
+		  const char *proxy_status, const char *details, unsigned flags, const char *body,
 		  size_t body_len)
 {
 	put(o, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
@@ -125,7 +127,9 @@ static int finish(struct out *o, int status, const char *content_type, const cha
 		put(o, "; details=");
 		put_sf_string(o, details);
 	}
-	put(o, "\r\n%s\r\n", close ? "Connection: close\r\n" : "");
+	put(o, "\r\n%s\r\n", flags & PC_RESPOND_CLOSE ? "Connection: close\r\n" : "");
+	if (flags & PC_RESPOND_HEAD)
+		body_len = 0; /* a response to HEAD never has a body */
 	if (!o->overflow && body_len < o->size - o->len) {
 		memcpy(o->buf + o->len, body, body_len);
 		o->len += body_len;
@@ -142,7 +146,7 @@ static void destination(const struct pc_block *b, char *buf, size_t size)
 		 v6 ? "]" : "", b->port);
 }
 
-int pc_http_block_response(const struct pc_block *b, bool tunnel, bool close, char *buf,
+int pc_http_block_response(const struct pc_block *b, bool tunnel, unsigned flags, char *buf,
 			   size_t size)
 {
 	const struct block_row *row = &block_rows[b->reason <= PC_REASON_PROXY_DISABLED
@@ -193,7 +197,7 @@ int pc_http_block_response(const struct pc_block *b, bool tunnel, bool close, ch
 	if (body_len >= sizeof(body))
 		return -ENOSPC;
 	return finish(&o, row->status, tunnel ? "text/plain; charset=utf-8" : "application/json",
-		      row->x_proxy_error, proxy_status, pc_decision_summary(&d), close, body,
+		      row->x_proxy_error, proxy_status, pc_decision_summary(&d), flags, body,
 		      body_len);
 }
 
@@ -202,8 +206,8 @@ int pc_http_failure_status(enum pc_http_failure f)
 	return failure_rows[f].status;
 }
 
-int pc_http_failure_response(enum pc_http_failure f, const char *details, bool close, char *buf,
-			     size_t size)
+int pc_http_failure_response(enum pc_http_failure f, const char *details, unsigned flags,
+			     char *buf, size_t size)
 {
 	const struct failure_row *row = &failure_rows[f];
 	struct out o = {buf, size, 0, false};
@@ -215,7 +219,7 @@ int pc_http_failure_response(enum pc_http_failure f, const char *details, bool c
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = (int)strlen(body);
 	return finish(&o, row->status, "text/plain; charset=utf-8", NULL, row->proxy_status,
-		      details, close, body, (size_t)n);
+		      details, flags, body, (size_t)n);
 }
 
 enum pc_http_failure pc_http_failure_from_dial(int err)
