@@ -29,6 +29,7 @@ enum state {
 	ST_DIAL,     /* connecting to the origin */
 	ST_EXCHANGE, /* request and response under way */
 	ST_REPLY,    /* writing portcullis's own response (block, failure, 200 for CONNECT) */
+	ST_PRELUDE,  /* a tunnel's first bytes (already read) are being written out */
 	ST_TUNNEL,   /* CONNECT or upgrade: bytes relayed both ways */
 	ST_CLOSING,  /* the last bytes are being flushed before the close */
 };
@@ -428,6 +429,7 @@ static void on_timer(uv_timer_t *t)
 		return;
 	}
 	case ST_CLOSING:
+	case ST_PRELUDE:
 		conn_close(c);
 		return;
 	default:
@@ -587,8 +589,7 @@ static void next_request(struct conn *c)
 	start_reading(c);
 }
 
-static void start_tunnel(struct conn *c, const char *to_up, size_t to_up_len,
-			 const char *to_client, size_t to_client_len);
+static void tunnel_prelude(struct conn *c);
 
 static void reply_written(struct conn *c)
 {
@@ -598,7 +599,7 @@ static void reply_written(struct conn *c)
 	}
 	if (c->x != NULL && c->x->connect && c->up != NULL) {
 		/* the 200 for CONNECT is out: relay */
-		start_tunnel(c, c->cin.p + c->cin.off, inbuf_avail(&c->cin), NULL, 0);
+		tunnel_prelude(c);
 		return;
 	}
 	next_request(c);
@@ -622,6 +623,8 @@ static void on_client_written(uv_write_t *req, int status)
 		reply_written(c);
 	else if (c->state == ST_EXCHANGE)
 		response_pump(c);
+	else if (c->state == ST_PRELUDE)
+		tunnel_prelude(c);
 }
 
 static void on_up_written(uv_write_t *req, int status)
@@ -631,7 +634,16 @@ static void on_up_written(uv_write_t *req, int status)
 
 	w->busy = false;
 	writer_done(w);
-	if (c->closing || status == UV_ECANCELED || c->state != ST_EXCHANGE)
+	if (c->closing || status == UV_ECANCELED)
+		return;
+	if (c->state == ST_PRELUDE) {
+		if (status < 0)
+			conn_close(c);
+		else
+			tunnel_prelude(c);
+		return;
+	}
+	if (c->state != ST_EXCHANGE)
 		return;
 	if (status < 0) {
 		upstream_failed(c, "the origin closed the connection");
@@ -1071,20 +1083,20 @@ static void on_tunnel_done(struct pc_relay *r, int status)
 	conn_close(c);
 }
 
-static void start_tunnel(struct conn *c, const char *to_up, size_t to_up_len,
-			 const char *to_client, size_t to_client_len)
+static void start_tunnel(struct conn *c)
 {
 	const struct pc_settings *s = settings(c);
 	int rc;
 
 	stop_reading(c);
-	c->up_reading = false;
-	uv_read_stop((uv_stream_t *)&c->up->tcp);
+	up_stop_reading(c);
+	uv_timer_stop(&c->timer);
 	c->state = ST_TUNNEL;
 	exchange_free(c);
 	rc = pc_relay_start(&c->relay, pc_server_pool(c->srv), &c->client, &c->up->tcp, &c->timer,
-			    (uint64_t)s->tunnel_idle_timeout_s * 1000, to_up, to_up_len, to_client,
-			    to_client_len, on_tunnel_done, c);
+			    (uint64_t)s->tunnel_idle_timeout_s * 1000, c->cin.p + c->cin.off,
+			    inbuf_avail(&c->cin), c->uin.p + c->uin.off, inbuf_avail(&c->uin),
+			    on_tunnel_done, c);
 	/* the relay copied what it needed */
 	inbuf_release(c->srv, &c->cin);
 	inbuf_release(c->srv, &c->uin);
@@ -1094,6 +1106,44 @@ static void start_tunnel(struct conn *c, const char *to_up, size_t to_up_len,
 		c->timer.data = c;
 		conn_close(c);
 	}
+}
+
+/* Writes the bytes read from side `from` beyond the head that opened the tunnel to the other
+ * side, when they exceed what the relay takes with it (one pool buffer: a head may have been
+ * read into a larger buffer). Returns 1 when nothing is left to do, 0 when a write is in flight,
+ * or a negative error. */
+static int prelude_flush(struct writer *w, uv_stream_t *to, struct inbuf *from)
+{
+	size_t n = inbuf_avail(from);
+	uv_buf_t b;
+
+	if (w->busy)
+		return 0;
+	if (n <= PC_BUF_SIZE)
+		return 1;
+	b = uv_buf_init(from->p + from->off, (unsigned)n);
+	return send_bufs(w, to, &b, 1, NULL, from, n);
+}
+
+/* A tunnel starts once the bytes that came with its head are on their way; the writers'
+ * callbacks come back here. */
+static void tunnel_prelude(struct conn *c)
+{
+	int a, b;
+
+	if (c->state != ST_PRELUDE) {
+		/* neither side is read until the relay takes over */
+		stop_reading(c);
+		up_stop_reading(c);
+		c->state = ST_PRELUDE;
+		timer_arm(c, (uint64_t)settings(c)->tunnel_idle_timeout_s * 1000);
+	}
+	a = prelude_flush(&c->to_up, (uv_stream_t *)&c->up->tcp, &c->cin);
+	b = prelude_flush(&c->to_client, (uv_stream_t *)&c->client, &c->uin);
+	if (a < 0 || b < 0)
+		conn_close(c);
+	else if (a == 1 && b == 1)
+		start_tunnel(c);
 }
 
 /* ---- the exchange: request to the origin ---- */
@@ -1471,8 +1521,7 @@ static void response_pump(struct conn *c)
 
 		if (x->to_tunnel) {
 			/* the 101 is out: both sides now speak the upgraded protocol */
-			start_tunnel(c, c->cin.p + c->cin.off, inbuf_avail(&c->cin),
-				     c->uin.p + c->uin.off, inbuf_avail(&c->uin));
+			tunnel_prelude(c);
 			return;
 		}
 		if (x->resp_done) {
