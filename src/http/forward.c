@@ -13,6 +13,8 @@ struct out {
 
 static void put(struct out *o, const char *s, size_t n)
 {
+	if (n == 0)
+		return; /* s may be NULL (an absent slice) */
 	if (o->overflow || n > o->size - o->len) {
 		o->overflow = true;
 		return;

@@ -212,6 +212,12 @@ static size_t inbuf_avail(const struct inbuf *b)
 	return b->len - b->off;
 }
 
+/* The unhandled bytes (NULL when the buffer was given back). */
+static char *inbuf_data(const struct inbuf *b)
+{
+	return b->p != NULL ? b->p + b->off : NULL;
+}
+
 /* ---- writing ---- */
 
 static void writer_done(struct writer *w)
@@ -484,7 +490,8 @@ static void fail(struct conn *c, enum pc_http_failure f, const char *details)
 		conn_close(c);
 		return;
 	}
-	keep = x != NULL && x->keep_alive && x->req_done && !x->connect && !c->to_up.busy &&
+	keep = x != NULL && x->keep_alive && !c->drain && x->req_done && !x->connect &&
+	       !c->to_up.busy &&
 	       x->req.head.minor_version >= 1;
 	upstream_close(c);
 	buf = malloc(RESPONSE_MAX);
@@ -516,7 +523,8 @@ static void block(struct conn *c, const char *raw_host, size_t raw_len)
 	pc_server_record_block(c->srv, &b);
 	/* The connection stays usable only when no request body is left unread (and the client
 	 * speaks HTTP/1.1: our responses do not offer HTTP/1.0 keep-alive). */
-	keep = x->keep_alive && x->req_body == PC_HTTP_BODY_NONE && x->req.head.minor_version >= 1;
+	keep = x->keep_alive && !c->drain && x->req_body == PC_HTTP_BODY_NONE &&
+	       x->req.head.minor_version >= 1;
 	buf = malloc(RESPONSE_MAX);
 	n = buf ? pc_http_block_response(&b, x->connect, respond_flags(c, keep), buf, RESPONSE_MAX)
 		: -ENOMEM;
@@ -765,7 +773,7 @@ static void head_pump(struct conn *c)
 		c->head_started = true;
 		timer_arm(c, (uint64_t)settings(c)->head_timeout_s * 1000);
 	}
-	n = pc_http_request_parse(&x->req, c->cin.p + c->cin.off, inbuf_avail(&c->cin));
+	n = pc_http_request_parse(&x->req, inbuf_data(&c->cin), inbuf_avail(&c->cin));
 	if (n == PC_AGAIN) {
 		start_reading(c);
 		return;
@@ -1094,8 +1102,8 @@ static void start_tunnel(struct conn *c)
 	c->state = ST_TUNNEL;
 	exchange_free(c);
 	rc = pc_relay_start(&c->relay, pc_server_pool(c->srv), &c->client, &c->up->tcp, &c->timer,
-			    (uint64_t)s->tunnel_idle_timeout_s * 1000, c->cin.p + c->cin.off,
-			    inbuf_avail(&c->cin), c->uin.p + c->uin.off, inbuf_avail(&c->uin),
+			    (uint64_t)s->tunnel_idle_timeout_s * 1000, inbuf_data(&c->cin),
+			    inbuf_avail(&c->cin), inbuf_data(&c->uin), inbuf_avail(&c->uin),
 			    on_tunnel_done, c);
 	/* the relay copied what it needed */
 	inbuf_release(c->srv, &c->cin);
@@ -1207,7 +1215,7 @@ static void request_pump(struct conn *c)
 				if (x->req_left == 0)
 					x->req_done = true;
 			}
-			bufs[1] = uv_buf_init(c->cin.p + c->cin.off, (unsigned)n);
+			bufs[1] = uv_buf_init(inbuf_data(&c->cin), (unsigned)n);
 			/* kept until the exchange ends: a reused connection may need a resend */
 			rc = send_up(c, bufs, n ? 2 : 1, NULL, n);
 		} else if (x->req_done) {
@@ -1221,11 +1229,11 @@ static void request_pump(struct conn *c)
 			x->req_left -= n;
 			if (x->req_left == 0)
 				x->req_done = true;
-			bufs[0] = uv_buf_init(c->cin.p + c->cin.off, (unsigned)n);
+			bufs[0] = uv_buf_init(inbuf_data(&c->cin), (unsigned)n);
 			rc = send_up(c, bufs, 1, NULL, n);
 		} else {
 			struct pc_http_chunk chunk;
-			ssize_t k = pc_http_chunked_decode(&x->req_chunked, c->cin.p + c->cin.off,
+			ssize_t k = pc_http_chunked_decode(&x->req_chunked, inbuf_data(&c->cin),
 							   avail, &chunk);
 			if (k < 0) {
 				request_body_error(c, x->req_chunked.error.reason);
@@ -1356,7 +1364,7 @@ static int response_head(struct conn *c)
 	const struct pc_settings *s = pc_policy_settings(x->policy);
 	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
 					(size_t)s->max_header_fields};
-	ssize_t n = pc_http_response_parse(&x->resp, c->uin.p + c->uin.off, inbuf_avail(&c->uin));
+	ssize_t n = pc_http_response_parse(&x->resp, inbuf_data(&c->uin), inbuf_avail(&c->uin));
 	bool client11 = x->req.head.minor_version >= 1;
 
 	if (n == PC_AGAIN)
@@ -1386,6 +1394,9 @@ static int response_head(struct conn *c)
 	/* A final response before the whole request body (an origin refusing an upload, a 417 to
 	 * Expect) leaves the client mid-request: this response is the connection's last. */
 	if (!x->req_done || c->to_up.busy)
+		x->keep_alive = false;
+	/* shutting down: this response is the connection's last, and says so */
+	if (c->drain)
 		x->keep_alive = false;
 	x->resp_body = x->resp.head.body;
 	x->resp_left = x->resp.head.content_length;
@@ -1455,7 +1466,7 @@ static int response_body(struct conn *c)
 {
 	struct exchange *x = c->x;
 	size_t avail = inbuf_avail(&c->uin);
-	const char *p = c->uin.p + c->uin.off;
+	const char *p = inbuf_data(&c->uin);
 
 	switch (x->resp_body) {
 	case PC_HTTP_BODY_LENGTH: {
