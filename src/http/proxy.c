@@ -81,8 +81,8 @@ struct exchange {
 	enum refusal refusal;
 	bool connect;
 	bool upgrade;
-	bool keep_alive;   /* the client may send another request after this one */
-	bool reused;       /* sent on a parked upstream connection */
+	bool keep_alive; /* the client may send another request after this one */
+	bool reused;     /* sent on a parked upstream connection */
 	bool retried;
 	bool head_sent;
 	char *out_head;
@@ -147,7 +147,7 @@ static void upstream_failed(struct conn *c, const char *why);
 static const struct pc_settings *settings(const struct conn *c)
 {
 	return pc_policy_settings(c->x != NULL && c->x->policy != NULL ? c->x->policy
-								   : pc_server_policy(c->srv));
+	                                                               : pc_server_policy(c->srv));
 }
 
 /* ---- input buffers ---- */
@@ -239,7 +239,7 @@ static void up_stop_reading(struct conn *c);
  * writer's callback continues), or a negative error. owned is freed and source->off advanced
  * by advance once the bytes are written. */
 static int send_bufs(struct writer *w, uv_stream_t *s, uv_buf_t *bufs, unsigned n, char *owned,
-		     struct inbuf *source, size_t advance)
+                     struct inbuf *source, size_t advance)
 {
 	size_t total = 0;
 	int rc;
@@ -270,7 +270,7 @@ static int send_bufs(struct writer *w, uv_stream_t *s, uv_buf_t *bufs, unsigned 
 	bufs[0].len -= (size_t)rc;
 	w->busy = true;
 	rc = uv_write(&w->req, s, bufs, n,
-		      w == &w->conn->to_client ? on_client_written : on_up_written);
+	              w == &w->conn->to_client ? on_client_written : on_up_written);
 	if (rc < 0) {
 		w->busy = false;
 		writer_done(w);
@@ -415,8 +415,8 @@ static void on_timer(uv_timer_t *t)
 			/* a partial head: say why before closing */
 			char *buf = malloc(RESPONSE_MAX);
 			int n = buf ? pc_http_failure_response(PC_FAIL_HEAD_TIMEOUT, NULL,
-							      PC_RESPOND_CLOSE, buf, RESPONSE_MAX)
-				    : -ENOMEM;
+			                                       PC_RESPOND_CLOSE, buf, RESPONSE_MAX)
+			            : -ENOMEM;
 			if (n > 0) {
 				uv_buf_t b = uv_buf_init(buf, (unsigned)n);
 				uv_try_write((uv_stream_t *)&c->client, &b, 1);
@@ -491,12 +491,11 @@ static void fail(struct conn *c, enum pc_http_failure f, const char *details)
 		return;
 	}
 	keep = x != NULL && x->keep_alive && !c->drain && x->req_done && !x->connect &&
-	       !c->to_up.busy &&
-	       x->req.head.minor_version >= 1;
+	       !c->to_up.busy && x->req.head.minor_version >= 1;
 	upstream_close(c);
 	buf = malloc(RESPONSE_MAX);
 	n = buf ? pc_http_failure_response(f, details, respond_flags(c, keep), buf, RESPONSE_MAX)
-		: -ENOMEM;
+	        : -ENOMEM;
 	if (n < 0) {
 		free(buf);
 		conn_close(c);
@@ -509,8 +508,8 @@ static void fail(struct conn *c, enum pc_http_failure f, const char *details)
 static void block(struct conn *c, const char *raw_host, size_t raw_len)
 {
 	struct exchange *x = c->x;
-	const struct pc_settings *s = pc_policy_settings(x->policy ? x->policy
-								 : pc_server_policy(c->srv));
+	const struct pc_settings *s =
+	        pc_policy_settings(x->policy ? x->policy : pc_server_policy(c->srv));
 	struct pc_block b;
 	char *buf;
 	bool keep;
@@ -527,7 +526,7 @@ static void block(struct conn *c, const char *raw_host, size_t raw_len)
 	       x->req.head.minor_version >= 1;
 	buf = malloc(RESPONSE_MAX);
 	n = buf ? pc_http_block_response(&b, x->connect, respond_flags(c, keep), buf, RESPONSE_MAX)
-		: -ENOMEM;
+	        : -ENOMEM;
 	if (n < 0) {
 		free(buf);
 		conn_close(c);
@@ -563,7 +562,7 @@ static void reject(struct conn *c, int status, const char *why)
 	/* a request found malformed mid-body leaves its origin connection mid-request */
 	upstream_close(c);
 	n = buf ? pc_http_failure_response(f, why, respond_flags(c, false), buf, RESPONSE_MAX)
-		: -ENOMEM;
+	        : -ENOMEM;
 	if (n < 0) {
 		free(buf);
 		conn_close(c);
@@ -701,7 +700,7 @@ static struct exchange *exchange_new(struct conn *c)
 	const struct pc_settings *s = pc_policy_settings(pc_server_policy(c->srv));
 	size_t nslots = (size_t)s->max_header_fields;
 	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
-					(size_t)s->max_header_fields};
+	                                (size_t)s->max_header_fields};
 	struct exchange *x = calloc(1, sizeof(*x) + nslots * sizeof(x->slots[0]));
 
 	if (x == NULL)
@@ -854,7 +853,7 @@ static void handle_request(struct conn *c, size_t head_len)
 		{
 			struct pc_block b;
 			pc_block_fill(&b, &x->preq, raw, raw_len, &x->decision, &c->peer.sa,
-				      s->mode);
+			              s->mode);
 			pc_server_record_block(c->srv, &b);
 		}
 		reject(c, 400, "the host cannot be normalised");
@@ -875,15 +874,15 @@ static void handle_request(struct conn *c, size_t head_len)
 	x->upgrade = !x->connect && r->head.upgrade.len > 0 && s->mode == PC_MODE_FULL;
 	if (!x->connect) {
 		framing = x->req_body == PC_HTTP_BODY_LENGTH    ? PC_FRAME_LENGTH
-			  : x->req_body == PC_HTTP_BODY_CHUNKED ? PC_FRAME_CHUNKED
-								: PC_FRAME_NONE;
+		          : x->req_body == PC_HTTP_BODY_CHUNKED ? PC_FRAME_CHUNKED
+		                                                : PC_FRAME_NONE;
 		size = pc_http_forward_head_size(head_len);
 		x->out_head = malloc(size);
 		n = x->out_head == NULL
-			    ? -ENOMEM
-			    : pc_http_write_request_head(r, &x->target, &x->preq.host, x->preq.port,
-							 default_port, framing, x->req_left,
-							 x->upgrade, x->out_head, size);
+		            ? -ENOMEM
+		            : pc_http_write_request_head(r, &x->target, &x->preq.host, x->preq.port,
+		                                         default_port, framing, x->req_left,
+		                                         x->upgrade, x->out_head, size);
 		if (n < 0) {
 			conn_close(c);
 			return;
@@ -896,8 +895,8 @@ static void handle_request(struct conn *c, size_t head_len)
 		x->req_done = true;
 
 	c->state = ST_DECIDE;
-	n = pc_decide(x->policy, pc_server_resolver(c->srv), &x->preq, &x->decision, on_decided,
-		      c, &x->pending);
+	n = pc_decide(x->policy, pc_server_resolver(c->srv), &x->preq, &x->decision, on_decided, c,
+	              &x->pending);
 	if (n == PC_POLICY_DECIDED) {
 		decided(c);
 	} else if (n < 0) {
@@ -942,8 +941,8 @@ static bool can_reuse(const struct conn *c)
 		if (a->sa.sa_family != up->peer.sa.sa_family)
 			continue;
 		if (a->sa.sa_family == AF_INET
-			    ? a->in.sin_addr.s_addr == up->peer.in.sin_addr.s_addr
-			    : memcmp(&a->in6.sin6_addr, &up->peer.in6.sin6_addr, 16) == 0)
+		            ? a->in.sin_addr.s_addr == up->peer.in.sin_addr.s_addr
+		            : memcmp(&a->in6.sin6_addr, &up->peer.in6.sin6_addr, 16) == 0)
 			return true;
 	}
 	return false;
@@ -966,7 +965,9 @@ static void upstream_failed(struct conn *c, const char *why)
 		dial(c);
 		return;
 	}
-	fail(c, x->resp_head_done || inbuf_avail(&c->uin) > 0 ? PC_FAIL_INCOMPLETE : PC_FAIL_TERMINATED,
+	fail(c,
+	     x->resp_head_done || inbuf_avail(&c->uin) > 0 ? PC_FAIL_INCOMPLETE
+	                                                   : PC_FAIL_TERMINATED,
 	     why);
 }
 
@@ -981,11 +982,11 @@ static void dial(struct conn *c)
 	c->state = ST_DIAL;
 	if (x->decision.resolve_at_dial)
 		rc = pc_dial_start_name(c->client.loop, pc_server_resolver(c->srv),
-					x->preq.host.name, x->preq.port, timeout, dial_check,
-					on_dialed, c, &x->dial);
+		                        x->preq.host.name, x->preq.port, timeout, dial_check,
+		                        on_dialed, c, &x->dial);
 	else
 		rc = pc_dial_start(c->client.loop, &x->decision.addrs, timeout, on_dialed, c,
-				   &x->dial);
+		                   &x->dial);
 	if (rc < 0) {
 		x->dial = NULL;
 		fail(c, PC_FAIL_UNREACHABLE, pc_strerror(rc));
@@ -1035,9 +1036,9 @@ static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *p
 			fail(c, PC_FAIL_LOOP, NULL);
 		} else {
 			snprintf(details, sizeof(details), "%s%s%s:%u: %s",
-				 x->preq.host.kind == PC_HOST_IPV6 ? "[" : "", x->preq.host.name,
-				 x->preq.host.kind == PC_HOST_IPV6 ? "]" : "", x->preq.port,
-				 pc_strerror(status));
+			         x->preq.host.kind == PC_HOST_IPV6 ? "[" : "", x->preq.host.name,
+			         x->preq.host.kind == PC_HOST_IPV6 ? "]" : "", x->preq.port,
+			         pc_strerror(status));
 			fail(c, pc_http_failure_from_dial(status), details);
 		}
 		return;
@@ -1102,9 +1103,9 @@ static void start_tunnel(struct conn *c)
 	c->state = ST_TUNNEL;
 	exchange_free(c);
 	rc = pc_relay_start(&c->relay, pc_server_pool(c->srv), &c->client, &c->up->tcp, &c->timer,
-			    (uint64_t)s->tunnel_idle_timeout_s * 1000, inbuf_data(&c->cin),
-			    inbuf_avail(&c->cin), inbuf_data(&c->uin), inbuf_avail(&c->uin),
-			    on_tunnel_done, c);
+	                    (uint64_t)s->tunnel_idle_timeout_s * 1000, inbuf_data(&c->cin),
+	                    inbuf_avail(&c->cin), inbuf_data(&c->uin), inbuf_avail(&c->uin),
+	                    on_tunnel_done, c);
 	/* the relay copied what it needed */
 	inbuf_release(c->srv, &c->cin);
 	inbuf_release(c->srv, &c->uin);
@@ -1161,7 +1162,7 @@ static void start_exchange(struct conn *c)
 	struct exchange *x = c->x;
 	const struct pc_settings *s = pc_policy_settings(x->policy);
 	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
-					(size_t)s->max_header_fields};
+	                                (size_t)s->max_header_fields};
 
 	c->state = ST_EXCHANGE;
 	if (c->up->parked) {
@@ -1184,7 +1185,7 @@ static void start_exchange(struct conn *c)
 static int send_up(struct conn *c, uv_buf_t *bufs, unsigned n, char *owned, size_t advance)
 {
 	return send_bufs(&c->to_up, (uv_stream_t *)&c->up->tcp, bufs, n, owned,
-			 advance ? &c->cin : NULL, advance);
+	                 advance ? &c->cin : NULL, advance);
 }
 
 static void request_body_error(struct conn *c, const char *why)
@@ -1234,14 +1235,14 @@ static void request_pump(struct conn *c)
 		} else {
 			struct pc_http_chunk chunk;
 			ssize_t k = pc_http_chunked_decode(&x->req_chunked, inbuf_data(&c->cin),
-							   avail, &chunk);
+			                                   avail, &chunk);
 			if (k < 0) {
 				request_body_error(c, x->req_chunked.error.reason);
 				return;
 			}
 			if (chunk.kind == PC_HTTP_CHUNK_DATA) {
 				int hl = snprintf(c->to_up.hdr, sizeof(c->to_up.hdr), "%zx\r\n",
-						  chunk.len);
+				                  chunk.len);
 				bufs[0] = uv_buf_init(c->to_up.hdr, (unsigned)hl);
 				bufs[1] = uv_buf_init((char *)chunk.p, (unsigned)chunk.len);
 				bufs[2] = uv_buf_init("\r\n", 2);
@@ -1265,8 +1266,9 @@ static void request_pump(struct conn *c)
 static void up_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
-	size_t max = c->x != NULL && !c->x->resp_head_done ? pc_http_head_max(&c->x->resp.head.limits)
-							    : PC_BUF_SIZE;
+	size_t max = c->x != NULL && !c->x->resp_head_done
+	                     ? pc_http_head_max(&c->x->resp.head.limits)
+	                     : PC_BUF_SIZE;
 	(void)suggested;
 
 	if (!inbuf_space(c->srv, &c->uin, max, buf))
@@ -1331,14 +1333,14 @@ static int send_client(struct conn *c, uv_buf_t *bufs, unsigned n, char *owned, 
 {
 	c->x->response_started = true;
 	return send_bufs(&c->to_client, (uv_stream_t *)&c->client, bufs, n, owned,
-			 advance ? &c->uin : NULL, advance);
+	                 advance ? &c->uin : NULL, advance);
 }
 
 static void finish_exchange(struct conn *c);
 
 /* Writes a response head regenerated from x->resp; consumes head_len input bytes. */
 static int send_response_head(struct conn *c, size_t head_len, enum pc_http_framing framing,
-			      uint64_t length)
+                              uint64_t length)
 {
 	struct exchange *x = c->x;
 	size_t size = pc_http_forward_head_size(head_len);
@@ -1349,7 +1351,7 @@ static int send_response_head(struct conn *c, size_t head_len, enum pc_http_fram
 	if (buf == NULL)
 		return -ENOMEM;
 	n = pc_http_write_response_head(&x->resp, framing, length, x->keep_alive,
-					x->req.head.minor_version, buf, size);
+	                                x->req.head.minor_version, buf, size);
 	if (n < 0) {
 		free(buf);
 		return n;
@@ -1363,7 +1365,7 @@ static int response_head(struct conn *c)
 	struct exchange *x = c->x;
 	const struct pc_settings *s = pc_policy_settings(x->policy);
 	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
-					(size_t)s->max_header_fields};
+	                                (size_t)s->max_header_fields};
 	ssize_t n = pc_http_response_parse(&x->resp, inbuf_data(&c->uin), inbuf_avail(&c->uin));
 	bool client11 = x->req.head.minor_version >= 1;
 
@@ -1371,7 +1373,7 @@ static int response_head(struct conn *c)
 		return 0;
 	if (n < 0) {
 		pc_log_debug("refused a response from %s: %s", x->preq.host.name,
-			     x->resp.head.error.reason);
+		             x->resp.head.error.reason);
 		return -1;
 	}
 	if (x->resp.status == 101) {
@@ -1594,7 +1596,7 @@ static void finish_exchange(struct conn *c)
 			c->up->parked = true;
 			inbuf_release(c->srv, &c->uin);
 			if (uv_read_start((uv_stream_t *)&c->up->tcp, on_parked_alloc,
-					  on_parked_read) < 0)
+			                  on_parked_read) < 0)
 				upstream_close(c);
 		} else {
 			upstream_close(c);

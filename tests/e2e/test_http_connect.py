@@ -86,6 +86,14 @@ class ConnectTest(common.HttpCase):
         self.assertEqual(r.status, 200)
         self.assertTrue(o6.requests()[0]["peer"].startswith("[::1]:"), o6.requests()[0])
 
+    def test_localhost_reaches_either_family(self):
+        for bind in ("::1", "127.0.0.1"):
+            with self.subTest(bind=bind):
+                o = self.origin(bind=[bind], name="only")
+                c = self.tunnel("localhost:%d" % o.port)
+                r = c.request(b"GET / HTTP/1.1\r\nHost: localhost:%d\r\n\r\n" % o.port)
+                self.assertEqual(r.body, b"origin\n")
+
     def test_ports_are_the_policy_s(self):
         other = self.origin(name="other")
         p = self.proxy(conf(allow=["localhost:%d" % self.o.port]), name="ports")

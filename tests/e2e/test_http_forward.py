@@ -4,11 +4,13 @@ interim responses, HEAD/204/304, WebSocket upgrades, and the errors of dialing (
 import base64
 import hashlib
 import os
+import socket
 import time
 
 import harness
 import test_http_common as common
 from test_http_common import conf, get
+from test_support_servers import ws_client_frame
 
 servers = harness.servers
 
@@ -360,13 +362,18 @@ class ForwardTest(common.HttpCase):
         r = c.read_response()
         self.assertEqual(r.body, b"origin\n")
 
-    def test_websocket_upgrade_becomes_a_tunnel(self):
-        c = self.client(self.p)
+    def ws_handshake(self, p):
+        """Offers a WebSocket upgrade to the origin's /ws; returns the response and the key."""
+        c = self.client(p)
         key = base64.b64encode(os.urandom(16)).decode()
         r = c.request(("GET ws://127.0.0.1:%d/ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n"
                        % (self.o.port, self.o.port, key)).encode())
+        return c, r, key
+
+    def test_websocket_upgrade_becomes_a_tunnel(self):
+        c, r, key = self.ws_handshake(self.p)
         self.assertEqual(r.status, 101, r)
         self.assertEqual(r.get("Upgrade"), "websocket")
         accept = base64.b64encode(hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
@@ -381,12 +388,7 @@ class ForwardTest(common.HttpCase):
 
     def test_websocket_upgrade_refused_in_limited_mode(self):
         p = self.proxy(conf(extra='mode = "limited"\n'), name="limited")
-        c = self.client(p)
-        key = base64.b64encode(os.urandom(16)).decode()
-        r = c.request(("GET ws://127.0.0.1:%d/ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n"
-                       % (self.o.port, self.o.port, key)).encode())
+        _, r, _ = self.ws_handshake(p)
         # the offer is not passed on, so the origin refuses the handshake
         self.assertEqual(r.status, 400, r)
         self.assertNotIn("Upgrade", self.o.requests()[0]["head"])
@@ -421,6 +423,72 @@ class ForwardTest(common.HttpCase):
         self.assertFailure(r, 504, "connection_timeout")
         self.assertLess(time.monotonic() - start, 6)
 
+    def test_pipelined_behind_a_large_response(self):
+        c = self.client(self.p)
+        c.send(get(self.base + "/big?bytes=%d" % (3 << 20)) + get(self.base + "/small")
+               + get(self.base + "/chunked?n=100&size=20000"))
+        self.assertEqual(c.read_response().body, servers.pattern(3 << 20))
+        self.assertEqual(c.read_response().body, servers.pattern(1024))
+        self.assertEqual(c.read_response().body, servers.pattern(2000000))
+
+    def test_half_closed_client_gets_its_response(self):
+        c = self.client(self.p)
+        c.send(get(self.base + "/small") + get(self.base + "/echo", method="POST",
+                                               extra=b"Content-Length: 3\r\n") + b"abc")
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(c.read_response().body, servers.pattern(1024))
+        self.assertEqual(c.read_response().json()["body_length"], 3)
+        self.assertTrue(c.is_closed(3))
+
+    def test_origin_closing_an_idle_connection(self):
+        o = self.origin(extra_args=["--idle-timeout", "0.2"], name="idle")
+        c = self.client(self.p)
+        for _ in range(3):
+            self.assertEqual(c.request(get(o.url + "/echo")).status, 200)
+            time.sleep(0.4)
+        self.assertEqual(len({e["conn"] for e in o.requests()}), 3)
+
+    def test_http10_request_with_a_body(self):
+        c = self.client(self.p)
+        r = c.request(get(self.base + "/echo", method="POST", version="1.0",
+                          extra=b"Content-Length: 4\r\n") + b"abcd")
+        echo = r.json()
+        self.assertEqual((echo["version"], echo["body_length"]), ("HTTP/1.1", 4))
+        self.assertTrue(c.is_closed(2))
+
+    def test_clients_that_go_away(self):
+        """A client may vanish at any stage; the proxy cleans up (the ASan tree checks for
+        leaks and use-after-free at exit) and serves the next one."""
+        hole = self.loopback(common.Blackhole)
+        dns = self.dns(blackhole=["slow.example"])
+        p = self.proxy(conf(allow=["127.0.0.1", "slow.example"],
+                            extra='connect_timeout_s = 1\ndns_servers = ["%s"]\n' % dns.address),
+                       name="vanish", args=["--grace", "1"])
+        stages = [
+            get("http://slow.example/"),  # deciding (DNS)
+            get("http://127.0.0.1:%d/" % hole.port),  # dialling
+            get(self.base + "/hang"),  # waiting for the response
+            get(self.base + "/big?bytes=%d" % (64 << 20)),  # streaming the response
+            get(self.base + "/echo", method="PUT", extra=b"Content-Length: 100000\r\n") + b"x",
+            b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % ((self.o.authority.encode(),) * 2),
+            b"GET http://127.0.0.1",  # mid-head
+        ]
+        for data in stages:
+            c = common.Client(p.http_port)
+            c.send(data)
+            time.sleep(0.1)
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+            c.close()  # with a reset
+        for data in stages:
+            c = common.Client(p.http_port)
+            c.send(data)
+            time.sleep(0.1)
+            c.close()
+        time.sleep(1.5)
+        self.assertEqual(self.client(p).request(get(self.base + "/")).status, 200)
+        # (the exchange with /hang whose client went away is noticed only at idle_timeout_s,
+        # like any client that half-closed while waiting: the stop cuts it after --grace)
+
     def test_origin_failure_keeps_the_client_connection(self):
         refusing = self.loopback(common.Refusing)
         c = self.client(self.p)
@@ -430,17 +498,8 @@ class ForwardTest(common.HttpCase):
 
 
 def ws_frame(opcode, payload):
-    """A masked (client) WebSocket frame."""
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([0x80 | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
-    return head + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+    """A masked (client) WebSocket frame with a fresh mask."""
+    return ws_client_frame(opcode, payload, mask=os.urandom(4))
 
 
 def ws_read(c):
