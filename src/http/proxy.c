@@ -804,8 +804,6 @@ static void handle_request(struct conn *c, size_t head_len)
 	const struct pc_settings *s = pc_policy_settings(pc_server_policy(c->srv));
 	struct pc_http_error err;
 	uint16_t port = 0, default_port;
-	const char *raw;
-	size_t raw_len;
 	enum pc_http_framing framing;
 	size_t size;
 	int n;
@@ -832,12 +830,13 @@ static void handle_request(struct conn *c, size_t head_len)
 	}
 	x->connect = x->target.form == PC_HTTP_TARGET_AUTHORITY;
 	default_port = x->connect ? 443 : 80;
-	raw = x->target.authority.p;
-	raw_len = x->target.authority.len;
 	x->preq.protocol = x->connect ? PC_PROTO_HTTPS_CONNECT : PC_PROTO_HTTP;
-	x->preq.method = x->method;
-	x->preq.host_ok = pc_authority_parse(raw, raw_len, &x->preq.host, &port) == 0;
-	x->preq.port = port != 0 ? port : default_port;
+	/* policy/policy.h: no method for tunnels */
+	x->preq.method = x->connect ? NULL : x->method;
+	x->preq.host_ok = pc_authority_parse(x->target.authority.p, x->target.authority.len,
+	                                     &x->preq.host, &port) == 0;
+	/* the port as the target gave it, also when its host cannot be normalised */
+	x->preq.port = x->target.port != 0 ? x->target.port : default_port;
 	x->keep_alive = r->head.keep_alive && !c->drain;
 	x->req_body = r->head.body;
 	x->req_left = r->head.content_length;
@@ -849,11 +848,11 @@ static void handle_request(struct conn *c, size_t head_len)
 		x->decision.verdict = PC_VERDICT_DENY;
 		x->decision.reason = PC_REASON_NOT_ALLOWED;
 		x->decision.source = PC_SOURCE_BASELINE_POLICY;
-		x->preq.port = port != 0 ? port : default_port;
 		{
+			/* recorded with the host as the client wrote it, without its port */
 			struct pc_block b;
-			pc_block_fill(&b, &x->preq, raw, raw_len, &x->decision, &c->peer.sa,
-			              s->mode);
+			pc_block_fill(&b, &x->preq, x->target.host.p, x->target.host.len,
+			              &x->decision, &c->peer.sa, s->mode);
 			pc_server_record_block(c->srv, &b);
 		}
 		reject(c, 400, "the host cannot be normalised");

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import os
 import socket
+import threading
 import time
 
 import harness
@@ -489,12 +490,68 @@ class ForwardTest(common.HttpCase):
         # (the exchange with /hang whose client went away is noticed only at idle_timeout_s,
         # like any client that half-closed while waiting: the stop cuts it after --grace)
 
+    def test_early_response_to_a_request_with_a_body(self):
+        """An origin answers before it has read the request body. The body bytes are the
+        client's and never a next request: the connection either ends with this response or
+        (when the whole body was written out) carries the client's real next request."""
+        early = self.loopback(EarlyResponder)
+        c = self.client(self.p)
+        inner = get(self.base + "/request-count?smuggled")
+        body = inner + b"p" * (60000 - len(inner))
+        c.send(get("http://127.0.0.1:%d/upload" % early.port, method="POST",
+                   extra=b"Content-Length: %d\r\n" % len(body)) + body)
+        r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, b"ok"))
+        if r.get("Connection") == "close":
+            self.assertTrue(c.is_closed(3))
+        else:
+            self.assertEqual(c.request(get(self.base + "/small")).body, servers.pattern(1024))
+        self.assertEqual([e["target"] for e in self.o.requests()],
+                         [] if r.get("Connection") else ["/small"])
+
     def test_origin_failure_keeps_the_client_connection(self):
         refusing = self.loopback(common.Refusing)
         c = self.client(self.p)
         c.send(get("http://127.0.0.1:%d/" % refusing.port) + get(self.base + "/small"))
         self.assertEqual(c.read_response().status, 502)
         self.assertEqual(c.read_response().body, servers.pattern(1024))
+
+
+
+class EarlyResponder:
+    """An origin that answers every request as soon as its head is in, reads nothing more, and
+    keeps the connection: with a small receive buffer, the proxy cannot write the body out."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        self.conns.append(conn)
+        conn.settimeout(10)
+        head = b""
+        try:
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                head += conn.recv(1)  # never more than the head
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+        self.thread.join(2)
 
 
 def ws_frame(opcode, payload):

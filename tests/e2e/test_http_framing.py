@@ -120,6 +120,22 @@ class FramingTest(common.HttpCase):
         for entry in self.o.requests():
             self.assertIsNotNone(entry["error"], entry)
 
+    def test_hosts_that_cannot_be_normalised(self):
+        # SPEC §3: refused with 400, never matched loosely; recorded as a block of the host as
+        # written, with the port the target gave
+        for i, (data, host, port, protocol) in enumerate((
+                (get("http://256.1.1.1/"), "256.1.1.1", 80, "http"),
+                (get("http://1.2.3.09:81/"), "1.2.3.09", 81, "http"),
+                (get("http://a..b:8080/x"), "a..b", 8080, "http"),
+                (b"CONNECT 1.2.3.4.5:443 HTTP/1.1\r\nHost: 1.2.3.4.5:443\r\n\r\n", "1.2.3.4.5", 443,
+                 "https_connect"))):
+            with self.subTest(host=host):
+                self.assertRejected(data, 400)
+                record = self.p.wait_audit(i + 1)[-1]
+                self.assertAudit(record, host, port, "not_allowed", protocol=protocol,
+                                 method="GET" if protocol == "http" else None)
+        self.assertEqual(len(self.p.audit()), 4)
+
     def test_http2_preface_gets_a_clear_error(self):
         r = self.assertRejected(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505)
         self.assertIn(b"HTTP/2", r.body)
