@@ -150,6 +150,14 @@ static const struct pc_settings *settings(const struct conn *c)
 	                                                               : pc_server_policy(c->srv));
 }
 
+/* The SPEC §2 bounds on heads under settings s. */
+static struct pc_http_limits head_limits(const struct pc_settings *s)
+{
+	struct pc_http_limits l = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
+	                           (size_t)s->max_header_fields};
+	return l;
+}
+
 /* ---- input buffers ---- */
 
 /* Free space to read into; grows a buffer up to max bytes (heads may exceed one pool
@@ -665,8 +673,14 @@ static void on_up_written(uv_write_t *req, int status)
 static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
-	size_t max = c->state == ST_HEAD ? pc_http_head_max(&c->x->req.head.limits) : PC_BUF_SIZE;
+	size_t max = PC_BUF_SIZE;
 	(void)suggested;
+
+	if (c->state == ST_HEAD) {
+		/* the exchange is made when the first byte of its head arrives */
+		struct pc_http_limits l = head_limits(settings(c));
+		max = pc_http_head_max(c->x != NULL ? &c->x->req.head.limits : &l);
+	}
 
 	if (!inbuf_space(c->srv, &c->cin, max, buf))
 		*buf = uv_buf_init(NULL, 0);
@@ -699,8 +713,7 @@ static struct exchange *exchange_new(struct conn *c)
 {
 	const struct pc_settings *s = pc_policy_settings(pc_server_policy(c->srv));
 	size_t nslots = (size_t)s->max_header_fields;
-	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
-	                                (size_t)s->max_header_fields};
+	struct pc_http_limits limits = head_limits(s);
 	struct exchange *x = calloc(1, sizeof(*x) + nslots * sizeof(x->slots[0]));
 
 	if (x == NULL)
@@ -716,13 +729,6 @@ static void start_reading(struct conn *c)
 
 	if (c->reading || c->closing || (c->state == ST_EXCHANGE && c->to_up.busy))
 		return;
-	if (c->x == NULL && c->state == ST_HEAD) {
-		c->x = exchange_new(c);
-		if (c->x == NULL) {
-			conn_close(c);
-			return;
-		}
-	}
 	rc = uv_read_start((uv_stream_t *)&c->client, on_client_alloc, on_client_read);
 	if (rc < 0) {
 		conn_close(c);
@@ -1160,8 +1166,7 @@ static void start_exchange(struct conn *c)
 {
 	struct exchange *x = c->x;
 	const struct pc_settings *s = pc_policy_settings(x->policy);
-	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
-	                                (size_t)s->max_header_fields};
+	struct pc_http_limits limits = head_limits(s);
 
 	c->state = ST_EXCHANGE;
 	if (c->up->parked) {
@@ -1363,8 +1368,7 @@ static int response_head(struct conn *c)
 {
 	struct exchange *x = c->x;
 	const struct pc_settings *s = pc_policy_settings(x->policy);
-	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
-	                                (size_t)s->max_header_fields};
+	struct pc_http_limits limits = head_limits(s);
 	ssize_t n = pc_http_response_parse(&x->resp, inbuf_data(&c->uin), inbuf_avail(&c->uin));
 	bool client11 = x->req.head.minor_version >= 1;
 

@@ -22,6 +22,21 @@ servers = harness.servers
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: UndefinedBehaviorSanitizer")
 
+
+
+def _sanitized():
+    """True when the binary under test was built with PC_SANITIZE (its CMake cache says so):
+    its memory figures include the sanitizers' own."""
+    build = os.environ.get("PC_BUILD_DIR") or os.path.dirname(harness.BIN or ".")
+    try:
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            return "PC_SANITIZE:BOOL=ON" in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _sanitized()
+
 AUDIT_KEYS = ["ts", "host", "port", "protocol", "reason", "decision", "source", "method",
               "client", "mode"]
 BLOCK_KEYS = ["status", "host", "port", "protocol", "reason", "decision", "source", "message"]

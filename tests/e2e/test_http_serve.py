@@ -7,6 +7,7 @@ import resource
 import signal
 import socket
 import time
+import unittest
 
 import harness
 import test_http_common as common
@@ -228,6 +229,25 @@ class ServeTest(common.HttpCase):
         self.assertGreaterEqual(got, 32 << 20)
         self.assertLess(stalled - base, 20 << 10, "RSS grew %d KiB while stalled" % (stalled - base))
         self.assertLess(peak - base, 20 << 10, "RSS grew %d KiB while reading" % (peak - base))
+
+    @unittest.skipIf(common.SANITIZED, "a sanitizer's allocator has its own overhead")
+    def test_idle_connections_hold_almost_nothing(self):
+        p = self.proxy(conf())
+        clients = []
+
+        def open_some(n):
+            for _ in range(n):
+                c = self.client(p)
+                self.assertEqual(c.request(get(self.o.url + "/small")).status, 200)
+                clients.append(c)
+
+        open_some(20)  # the allocator's first arenas
+        base = common.proc_rss_kib(p.proc.pid)
+        open_some(200)
+        per_conn = (common.proc_rss_kib(p.proc.pid) - base) * 1024 / 200
+        # each is a client connection with its origin connection parked behind it: their
+        # handles and state, no buffer, no request state (regression: 9 KiB each)
+        self.assertLess(per_conn, 6 << 10, "%d bytes per idle connection" % per_conn)
 
     def test_an_origin_that_never_reads_costs_bounded_memory(self):
         sink = self.loopback(common.Sink)
