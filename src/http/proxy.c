@@ -98,7 +98,7 @@ struct exchange {
 	struct pc_http_response resp;
 	bool resp_head_done;
 	bool resp_done;
-	bool response_started; /* a byte of the response reached the client */
+	bool response_started; /* a byte of the final response was sent to the client */
 	bool to_tunnel;        /* a 101 was written: relay once it is out */
 	enum pc_http_body resp_body;
 	enum pc_http_framing resp_out;
@@ -494,7 +494,9 @@ static void fail(struct conn *c, enum pc_http_failure f, const char *details)
 	char *buf;
 	int n;
 
-	if (x != NULL && x->response_started) {
+	/* After an interim response (100 Continue) a final one of ours is still possible, once
+	 * the interim one is written. */
+	if (x != NULL && (x->response_started || c->to_client.busy)) {
 		conn_close(c);
 		return;
 	}
@@ -1194,7 +1196,7 @@ static int send_up(struct conn *c, uv_buf_t *bufs, unsigned n, char *owned, size
 
 static void request_body_error(struct conn *c, const char *why)
 {
-	if (c->x->response_started)
+	if (c->x->response_started || c->to_client.busy)
 		conn_close(c);
 	else
 		reject(c, 400, why);
@@ -1335,7 +1337,6 @@ static void up_stop_reading(struct conn *c)
 
 static int send_client(struct conn *c, uv_buf_t *bufs, unsigned n, char *owned, size_t advance)
 {
-	c->x->response_started = true;
 	return send_bufs(&c->to_client, (uv_stream_t *)&c->client, bufs, n, owned,
 	                 advance ? &c->uin : NULL, advance);
 }
@@ -1361,6 +1362,8 @@ static int send_response_head(struct conn *c, size_t head_len, enum pc_http_fram
 		return n;
 	}
 	b = uv_buf_init(buf, (unsigned)n);
+	if (x->resp.status >= 200 || x->resp.status == 101)
+		x->response_started = true;
 	return send_client(c, &b, 1, buf, head_len);
 }
 
@@ -1434,6 +1437,7 @@ static int send_payload(struct conn *c, const char *p, size_t len, size_t advanc
 {
 	uv_buf_t bufs[3];
 
+	c->x->response_started = true;
 	if (c->x->resp_out == PC_FRAME_CHUNKED) {
 		int hl = snprintf(c->to_client.hdr, sizeof(c->to_client.hdr), "%zx\r\n", len);
 		bufs[0] = uv_buf_init(c->to_client.hdr, (unsigned)hl);

@@ -181,6 +181,16 @@ class FramingTest(common.HttpCase):
                 r = c.read_response()
                 self.assertEqual((r.status, r.json()["requests"]), (200, 1), name)
 
+    def test_hostile_response_after_100_continue(self):
+        # an interim response does not commit the client to the origin's final one
+        c = self.client(self.p)
+        c.send(get(self.base + "/hostile/dup-cl", method="POST",
+                   extra=b"Expect: 100-continue\r\nContent-Length: 5\r\n"))
+        self.assertEqual(c.read_response(interim=True).status, 100)
+        c.send(b"hello")
+        self.assertFailure(c.read_response(), 502, "http_protocol_error")
+        self.assertEqual(c.request(get(self.base + "/small")).body, servers.pattern(1024))
+
     def test_hostile_bodies_end_the_client_connection(self):
         for name in HOSTILE_BODIES:
             with self.subTest(name=name):
