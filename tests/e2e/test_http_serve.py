@@ -122,6 +122,17 @@ class ServeTest(common.HttpCase):
                 self.assertEqual(kept.request(get("http://other.example/")).status, 403)
         self.assertEqual(self.client(p).request(get(self.o.url + "/")).status, 200)
 
+    def test_sighup_says_what_needs_a_restart(self):
+        p = self.proxy(conf())
+        path = os.path.join(self.tmp, "audit.jsonl")
+        p.reload(conf(extra='audit_log = "%s"\nproxy_url = "127.0.0.1:1"\n' % path))
+        self.wait_log(p, "configuration reloaded")
+        self.assertIn("audit_log stays as it is until a restart", p.log())
+        self.assertIn("listeners stay as they are until a restart", p.log())
+        self.assertEqual(self.client(p).request(get("http://denied.example/")).status, 403)
+        self.assertEqual(len(p.wait_audit(1)), 1)
+        self.assertFalse(os.path.exists(path))
+
     def test_sighup_changes_the_resolver(self):
         d1 = self.dns(records=[("svc.example", "A", "127.0.0.1")])
         d2 = self.second_dns()
