@@ -120,7 +120,13 @@ class ServeTest(common.HttpCase):
                 self.assertIn(why, line)
                 self.assertEqual(kept.request(get(self.o.url + "/")).status, 200)
                 self.assertEqual(kept.request(get("http://other.example/")).status, 403)
+        # a file that is gone
+        os.unlink(p.config)
+        before = p.log().count("reload refused")
+        p.reload()
+        wait_for(lambda: p.log().count("reload refused") > before, what="refusal")
         self.assertEqual(self.client(p).request(get(self.o.url + "/")).status, 200)
+        self.assertEqual(kept.request(get("http://other.example/")).status, 403)
 
     def test_sighup_says_what_needs_a_restart(self):
         p = self.proxy(conf())
@@ -259,6 +265,19 @@ class ServeTest(common.HttpCase):
         # each is a client connection with its origin connection parked behind it: their
         # handles and state, no buffer, no request state (regression: 9 KiB each)
         self.assertLess(per_conn, 6 << 10, "%d bytes per idle connection" % per_conn)
+
+    def test_a_tunnel_that_is_never_read_costs_bounded_memory(self):
+        p = self.proxy(conf())
+        base = common.proc_rss_kib(p.proc.pid)
+        c = self.client(p)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        auth = self.o.authority.encode()
+        self.assertEqual(c.request(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (auth, auth),
+                                   method="CONNECT").status, 200)
+        c.send(b"GET /big?bytes=%d HTTP/1.1\r\nHost: %s\r\n\r\n" % (1 << 30, auth))
+        time.sleep(1.0)
+        grown = common.proc_rss_kib(p.proc.pid) - base
+        self.assertLess(grown, 20 << 10, "RSS grew %d KiB" % grown)
 
     def test_an_origin_that_never_reads_costs_bounded_memory(self):
         sink = self.loopback(common.Sink)
