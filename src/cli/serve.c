@@ -299,6 +299,16 @@ int pc_cmd_serve(int argc, char **argv)
 		pc_cli_error("serve: cannot start: %s", pc_strerror(rc));
 		goto out;
 	}
+	/* The signals are ours before anyone learns that we are ready: a SIGHUP sent the moment
+	 * the ready file appears reloads, it does not kill. */
+	uv_signal_init(&sv.loop, &sv.sig_term);
+	uv_signal_init(&sv.loop, &sv.sig_int);
+	uv_signal_init(&sv.loop, &sv.sig_hup);
+	sv.sig_term.data = sv.sig_int.data = sv.sig_hup.data = &sv;
+	uv_signal_start(&sv.sig_term, on_stop_signal, SIGTERM);
+	uv_signal_start(&sv.sig_int, on_stop_signal, SIGINT);
+	uv_signal_start(&sv.sig_hup, on_hup, SIGHUP);
+
 	pc_server_listen_address(sv.server, PC_LISTENER_HTTP, &addr);
 	format_addr(&addr, shown, sizeof(shown));
 	n = snprintf(json, sizeof(json), "{\"http\":\"%s\"", shown);
@@ -313,14 +323,6 @@ int pc_cmd_serve(int argc, char **argv)
 		pc_cli_error("serve: cannot write %s: %s", ready_file, strerror(-rc));
 		goto out;
 	}
-
-	uv_signal_init(&sv.loop, &sv.sig_term);
-	uv_signal_init(&sv.loop, &sv.sig_int);
-	uv_signal_init(&sv.loop, &sv.sig_hup);
-	sv.sig_term.data = sv.sig_int.data = sv.sig_hup.data = &sv;
-	uv_signal_start(&sv.sig_term, on_stop_signal, SIGTERM);
-	uv_signal_start(&sv.sig_int, on_stop_signal, SIGINT);
-	uv_signal_start(&sv.sig_hup, on_hup, SIGHUP);
 
 	uv_run(&sv.loop, UV_RUN_DEFAULT);
 	status = 0;

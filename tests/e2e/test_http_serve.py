@@ -6,6 +6,7 @@ import os
 import resource
 import signal
 import socket
+import subprocess
 import time
 import unittest
 
@@ -55,6 +56,26 @@ class ServeTest(common.HttpCase):
                          ["proxy.log", "proxy.ready", "proxy.toml"])
         # it is written once the listener accepts
         self.assertEqual(self.client(p).request(get(self.o.url + "/")).status, 200)
+
+    def test_signals_are_handled_once_ready(self):
+        # a SIGHUP the moment the ready file appears reloads; it never kills (the handlers
+        # are installed before the file is written: the race is narrow, so try a few times)
+        cfg = self.config(conf())
+        for i in range(5):
+            ready = os.path.join(self.tmp, "race%d.ready" % i)
+            proc = subprocess.Popen([harness.BIN, "serve", "--config", cfg, "--http",
+                                     "127.0.0.1:0", "--socks", "127.0.0.1:0", "--ready-file",
+                                     ready], stderr=subprocess.DEVNULL)
+            self.addCleanup(stop_process, proc)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(ready) and time.monotonic() < deadline \
+                    and proc.poll() is None:
+                pass
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.05)
+            self.assertIsNone(proc.poll(), "killed by a SIGHUP right after the ready file")
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0)
 
     def test_ready_file_without_socks(self):
         p = self.proxy(conf(extra="enable_socks5 = false\n"))
@@ -360,6 +381,12 @@ class ServeTest(common.HttpCase):
         self.assertEqual(c.request(b"CONNECT secret.example:443 HTTP/1.1\r\n"
                                    b"Host: secret.example:443\r\n\r\n").status, 403)
         self.assertEqual(d.queries(), [])
+
+
+def stop_process(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def refused(port):
