@@ -29,16 +29,16 @@ enum {
 };
 
 static const char serve_help[] =
-	"usage: portcullis serve [OPTIONS]\n"
-	"\n"
-	"Runs the proxy until SIGTERM or SIGINT; SIGHUP re-reads the configuration.\n"
-	"\n"
-	"options:\n"
-	"  --http ADDR         HTTP listener (default: proxy_url, 127.0.0.1:3128; port 0 picks)\n"
-	"  --socks ADDR        SOCKS5 listener (default: socks_url, 127.0.0.1:8081)\n"
-	"  --ready-file PATH   write {\"http\":\"IP:PORT\",...} there once listening\n"
-	"  --grace SECONDS     how long open exchanges may finish at shutdown (default 10)\n"
-	"  --verbose           log each decision\n" PC_CLI_SHARED_HELP;
+        "usage: portcullis serve [OPTIONS]\n"
+        "\n"
+        "Runs the proxy until SIGTERM or SIGINT; SIGHUP re-reads the configuration.\n"
+        "\n"
+        "options:\n"
+        "  --http ADDR         HTTP listener (default: proxy_url, 127.0.0.1:3128; port 0 picks)\n"
+        "  --socks ADDR        SOCKS5 listener (default: socks_url, 127.0.0.1:8081)\n"
+        "  --ready-file PATH   write {\"http\":\"IP:PORT\",...} there once listening\n"
+        "  --grace SECONDS     how long open exchanges may finish at shutdown (default 10)\n"
+        "  --verbose           log each decision\n" PC_CLI_SHARED_HELP;
 
 struct serve {
 	struct pc_cli cli;
@@ -116,8 +116,24 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 	}
 	sv->stopping = true;
 	pc_log_info("signal %d: finishing %zu open connections, then exiting", signum,
-		    pc_server_conn_count(sv->server));
+	            pc_server_conn_count(sv->server));
 	pc_server_drain(sv->server, sv->grace_ms, on_drained, sv);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Settings a running serve cannot change: said once per reload, so that nobody believes an
+ * edit took effect when it did not. */
+static void warn_fixed_settings(const struct pc_settings *old, const struct pc_settings *new)
+{
+	if (!same_text(old->proxy_url, new->proxy_url) ||
+	    !same_text(old->socks_url, new->socks_url) || old->enable_socks5 != new->enable_socks5)
+		pc_log_warnx("reload: the listeners stay as they are until a restart");
+	if (!same_text(old->audit_log, new->audit_log))
+		pc_log_warnx("reload: audit_log stays as it is until a restart");
 }
 
 static void on_hup(uv_signal_t *h, int signum)
@@ -136,6 +152,8 @@ static void on_hup(uv_signal_t *h, int signum)
 		pc_log_warnx("reload refused, the running policy stays: %s", err.text);
 		return;
 	}
+	warn_fixed_settings(pc_policy_settings(pc_server_policy(sv->server)),
+	                    pc_policy_settings(p));
 	rc = pc_server_set_policy(sv->server, p);
 	if (rc < 0)
 		pc_log_warnx("reload refused, the running policy stays: %s", pc_strerror(rc));
@@ -147,7 +165,7 @@ static void on_hup(uv_signal_t *h, int signum)
 /* Opens a listening socket on flag, or on the configured url, clamped to loopback unless the
  * configuration dares otherwise. Returns the fd or a negative error (reported). */
 static int open_listener(const struct pc_settings *s, const char *flag, const char *url,
-			 union pc_sockaddr *addr)
+                         union pc_sockaddr *addr)
 {
 	const char *text = flag != NULL ? flag : url;
 	char shown[PC_ADDR_STRLEN + 8];
@@ -160,8 +178,8 @@ static int open_listener(const struct pc_settings *s, const char *flag, const ch
 	if (pc_listen_clamp(addr, s->dangerously_allow_non_loopback_proxy) == 1) {
 		format_addr(addr, shown, sizeof(shown));
 		pc_log_warnx("listener '%s' is not loopback; listening on %s instead (set "
-			     "dangerously_allow_non_loopback_proxy to override)",
-			     text, shown);
+		             "dangerously_allow_non_loopback_proxy to override)",
+		             text, shown);
 	}
 	fd = pc_listen_socket(addr, 1024);
 	if (fd < 0) {
@@ -174,13 +192,13 @@ static int open_listener(const struct pc_settings *s, const char *flag, const ch
 int pc_cmd_serve(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"http", required_argument, NULL, OPT_HTTP},
-		{"socks", required_argument, NULL, OPT_SOCKS},
-		{"ready-file", required_argument, NULL, OPT_READY_FILE},
-		{"grace", required_argument, NULL, OPT_GRACE},
-		{"verbose", no_argument, NULL, OPT_VERBOSE},
-		PC_CLI_SHARED_OPTIONS,
-		{NULL, 0, NULL, 0},
+	        {"http", required_argument, NULL, OPT_HTTP},
+	        {"socks", required_argument, NULL, OPT_SOCKS},
+	        {"ready-file", required_argument, NULL, OPT_READY_FILE},
+	        {"grace", required_argument, NULL, OPT_GRACE},
+	        {"verbose", no_argument, NULL, OPT_VERBOSE},
+	        PC_CLI_SHARED_OPTIONS,
+	        {NULL, 0, NULL, 0},
 	};
 	struct serve sv;
 	struct pc_policy *policy = NULL;
@@ -227,7 +245,7 @@ int pc_cmd_serve(int argc, char **argv)
 			break;
 		default:
 			pc_cli_error("serve: unknown or incomplete option '%s' (try --help)",
-				     argv[optind - 1]);
+			             argv[optind - 1]);
 			goto out;
 		}
 	}
@@ -281,6 +299,16 @@ int pc_cmd_serve(int argc, char **argv)
 		pc_cli_error("serve: cannot start: %s", pc_strerror(rc));
 		goto out;
 	}
+	/* The signals are ours before anyone learns that we are ready: a SIGHUP sent the moment
+	 * the ready file appears reloads, it does not kill. */
+	uv_signal_init(&sv.loop, &sv.sig_term);
+	uv_signal_init(&sv.loop, &sv.sig_int);
+	uv_signal_init(&sv.loop, &sv.sig_hup);
+	sv.sig_term.data = sv.sig_int.data = sv.sig_hup.data = &sv;
+	uv_signal_start(&sv.sig_term, on_stop_signal, SIGTERM);
+	uv_signal_start(&sv.sig_int, on_stop_signal, SIGINT);
+	uv_signal_start(&sv.sig_hup, on_hup, SIGHUP);
+
 	pc_server_listen_address(sv.server, PC_LISTENER_HTTP, &addr);
 	format_addr(&addr, shown, sizeof(shown));
 	n = snprintf(json, sizeof(json), "{\"http\":\"%s\"", shown);
@@ -295,14 +323,6 @@ int pc_cmd_serve(int argc, char **argv)
 		pc_cli_error("serve: cannot write %s: %s", ready_file, strerror(-rc));
 		goto out;
 	}
-
-	uv_signal_init(&sv.loop, &sv.sig_term);
-	uv_signal_init(&sv.loop, &sv.sig_int);
-	uv_signal_init(&sv.loop, &sv.sig_hup);
-	sv.sig_term.data = sv.sig_int.data = sv.sig_hup.data = &sv;
-	uv_signal_start(&sv.sig_term, on_stop_signal, SIGTERM);
-	uv_signal_start(&sv.sig_int, on_stop_signal, SIGINT);
-	uv_signal_start(&sv.sig_hup, on_hup, SIGHUP);
 
 	uv_run(&sv.loop, UV_RUN_DEFAULT);
 	status = 0;

@@ -13,6 +13,8 @@ struct out {
 
 static void put(struct out *o, const char *s, size_t n)
 {
+	if (n == 0)
+		return; /* s may be NULL (an absent slice) */
 	if (o->overflow || n > o->size - o->len) {
 		o->overflow = true;
 		return;
@@ -58,14 +60,12 @@ static bool dropped(const struct pc_http_field *f, bool request)
 	}
 }
 
-static void put_fields(struct out *o, const struct pc_http_head *h, bool request,
-		       bool keep_length)
+static void put_fields(struct out *o, const struct pc_http_head *h, bool request, bool keep_length)
 {
 	for (size_t i = 0; i < h->nfields; i++) {
 		const struct pc_http_field *f = &h->fields[i];
 
-		if (dropped(f, request) &&
-		    !(keep_length && f->id == PC_HTTP_FIELD_CONTENT_LENGTH))
+		if (dropped(f, request) && !(keep_length && f->id == PC_HTTP_FIELD_CONTENT_LENGTH))
 			continue;
 		put(o, f->name, f->name_len);
 		put(o, ": ", 2);
@@ -92,9 +92,9 @@ static int finish(struct out *o)
 }
 
 int pc_http_write_request_head(const struct pc_http_request *r, const struct pc_http_target *t,
-			       const struct pc_host *host, uint16_t port, uint16_t default_port,
-			       enum pc_http_framing framing, uint64_t length, bool upgrade,
-			       char *buf, size_t size)
+                               const struct pc_host *host, uint16_t port, uint16_t default_port,
+                               enum pc_http_framing framing, uint64_t length, bool upgrade,
+                               char *buf, size_t size)
 {
 	struct out o = {buf, size, 0, false};
 
@@ -132,8 +132,8 @@ int pc_http_write_request_head(const struct pc_http_request *r, const struct pc_
 }
 
 int pc_http_write_response_head(const struct pc_http_response *r, enum pc_http_framing framing,
-				uint64_t length, bool keep_alive, unsigned client_minor, char *buf,
-				size_t size)
+                                uint64_t length, bool keep_alive, unsigned client_minor, char *buf,
+                                size_t size)
 {
 	struct out o = {buf, size, 0, false};
 	char status[16];

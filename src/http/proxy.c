@@ -29,6 +29,7 @@ enum state {
 	ST_DIAL,     /* connecting to the origin */
 	ST_EXCHANGE, /* request and response under way */
 	ST_REPLY,    /* writing portcullis's own response (block, failure, 200 for CONNECT) */
+	ST_PRELUDE,  /* a tunnel's first bytes (already read) are being written out */
 	ST_TUNNEL,   /* CONNECT or upgrade: bytes relayed both ways */
 	ST_CLOSING,  /* the last bytes are being flushed before the close */
 };
@@ -80,8 +81,8 @@ struct exchange {
 	enum refusal refusal;
 	bool connect;
 	bool upgrade;
-	bool keep_alive;   /* the client may send another request after this one */
-	bool reused;       /* sent on a parked upstream connection */
+	bool keep_alive; /* the client may send another request after this one */
+	bool reused;     /* sent on a parked upstream connection */
 	bool retried;
 	bool head_sent;
 	char *out_head;
@@ -97,7 +98,7 @@ struct exchange {
 	struct pc_http_response resp;
 	bool resp_head_done;
 	bool resp_done;
-	bool response_started; /* a byte of the response reached the client */
+	bool response_started; /* a byte of the final response was sent to the client */
 	bool to_tunnel;        /* a 101 was written: relay once it is out */
 	enum pc_http_body resp_body;
 	enum pc_http_framing resp_out;
@@ -146,7 +147,15 @@ static void upstream_failed(struct conn *c, const char *why);
 static const struct pc_settings *settings(const struct conn *c)
 {
 	return pc_policy_settings(c->x != NULL && c->x->policy != NULL ? c->x->policy
-								   : pc_server_policy(c->srv));
+	                                                               : pc_server_policy(c->srv));
+}
+
+/* The SPEC §2 bounds on heads under settings s. */
+static struct pc_http_limits head_limits(const struct pc_settings *s)
+{
+	struct pc_http_limits l = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
+	                           (size_t)s->max_header_fields};
+	return l;
 }
 
 /* ---- input buffers ---- */
@@ -211,6 +220,12 @@ static size_t inbuf_avail(const struct inbuf *b)
 	return b->len - b->off;
 }
 
+/* The unhandled bytes (NULL when the buffer was given back). */
+static char *inbuf_data(const struct inbuf *b)
+{
+	return b->p != NULL ? b->p + b->off : NULL;
+}
+
 /* ---- writing ---- */
 
 static void writer_done(struct writer *w)
@@ -225,12 +240,14 @@ static void writer_done(struct writer *w)
 
 static void on_client_written(uv_write_t *req, int status);
 static void on_up_written(uv_write_t *req, int status);
+static void stop_reading(struct conn *c);
+static void up_stop_reading(struct conn *c);
 
 /* Writes bufs: returns 1 when everything went out at once, 0 when a write is in flight (the
  * writer's callback continues), or a negative error. owned is freed and source->off advanced
  * by advance once the bytes are written. */
 static int send_bufs(struct writer *w, uv_stream_t *s, uv_buf_t *bufs, unsigned n, char *owned,
-		     struct inbuf *source, size_t advance)
+                     struct inbuf *source, size_t advance)
 {
 	size_t total = 0;
 	int rc;
@@ -261,12 +278,19 @@ static int send_bufs(struct writer *w, uv_stream_t *s, uv_buf_t *bufs, unsigned 
 	bufs[0].len -= (size_t)rc;
 	w->busy = true;
 	rc = uv_write(&w->req, s, bufs, n,
-		      w == &w->conn->to_client ? on_client_written : on_up_written);
+	              w == &w->conn->to_client ? on_client_written : on_up_written);
 	if (rc < 0) {
 		w->busy = false;
 		writer_done(w);
 		return rc;
 	}
+	/* Backpressure: the side that feeds this direction is not read while the write waits
+	 * (a read could also move the very bytes being written); the pump that resumes once the
+	 * write completes starts reading again when it needs more. */
+	if (w == &w->conn->to_client)
+		up_stop_reading(w->conn);
+	else
+		stop_reading(w->conn);
 	return 0;
 }
 
@@ -307,6 +331,11 @@ static void upstream_close(struct conn *c)
 		return;
 	c->up = NULL;
 	c->up_reading = false;
+	/* Whatever the origin sent beyond the exchange goes with its connection: it is never read
+	 * as the response to the next request. (Bytes a write to the client still references
+	 * stay until the connection closes.) */
+	if (!(c->to_client.busy && c->to_client.source == &c->uin))
+		inbuf_release(c->srv, &c->uin);
 	if (c->closing) {
 		c->handles++;
 	} else {
@@ -393,9 +422,9 @@ static void on_timer(uv_timer_t *t)
 		if (inbuf_avail(&c->cin) > 0) {
 			/* a partial head: say why before closing */
 			char *buf = malloc(RESPONSE_MAX);
-			int n = buf ? pc_http_failure_response(PC_FAIL_HEAD_TIMEOUT, NULL, true, buf,
-							      RESPONSE_MAX)
-				    : -ENOMEM;
+			int n = buf ? pc_http_failure_response(PC_FAIL_HEAD_TIMEOUT, NULL,
+			                                       PC_RESPOND_CLOSE, buf, RESPONSE_MAX)
+			            : -ENOMEM;
 			if (n > 0) {
 				uv_buf_t b = uv_buf_init(buf, (unsigned)n);
 				uv_try_write((uv_stream_t *)&c->client, &b, 1);
@@ -414,6 +443,7 @@ static void on_timer(uv_timer_t *t)
 		return;
 	}
 	case ST_CLOSING:
+	case ST_PRELUDE:
 		conn_close(c);
 		return;
 	default:
@@ -422,6 +452,17 @@ static void on_timer(uv_timer_t *t)
 }
 
 /* ---- replies of portcullis's own ---- */
+
+/* The PC_RESPOND_* flags of a response of ours to the current request. */
+static unsigned respond_flags(const struct conn *c, bool keep)
+{
+	const struct exchange *x = c->x;
+	unsigned flags = keep ? 0 : PC_RESPOND_CLOSE;
+
+	if (x != NULL && x->req.method_id == PC_HTTP_METHOD_HEAD)
+		flags |= PC_RESPOND_HEAD;
+	return flags;
+}
 
 static void reply_written(struct conn *c);
 
@@ -442,32 +483,43 @@ static void reply(struct conn *c, char *owned, size_t len, bool keep)
 		reply_written(c);
 }
 
+/* An exchange that failed on the origin's side (or before it began). The client's connection
+ * is in step as long as its request was consumed whole and no byte of a response reached it:
+ * then it gets a complete response of ours and may send the next request. Otherwise it is
+ * closed after the response (or at once, when a response had started). */
 static void fail(struct conn *c, enum pc_http_failure f, const char *details)
 {
+	struct exchange *x = c->x;
+	bool keep;
 	char *buf;
 	int n;
 
-	if (c->x != NULL && c->x->response_started) {
+	/* After an interim response (100 Continue) a final one of ours is still possible, once
+	 * the interim one is written. */
+	if (x != NULL && (x->response_started || c->to_client.busy)) {
 		conn_close(c);
 		return;
 	}
+	keep = x != NULL && x->keep_alive && !c->drain && x->req_done && !x->connect &&
+	       !c->to_up.busy && x->req.head.minor_version >= 1;
 	upstream_close(c);
 	buf = malloc(RESPONSE_MAX);
-	n = buf ? pc_http_failure_response(f, details, true, buf, RESPONSE_MAX) : -ENOMEM;
+	n = buf ? pc_http_failure_response(f, details, respond_flags(c, keep), buf, RESPONSE_MAX)
+	        : -ENOMEM;
 	if (n < 0) {
 		free(buf);
 		conn_close(c);
 		return;
 	}
-	reply(c, buf, (size_t)n, false);
+	reply(c, buf, (size_t)n, keep);
 }
 
 /* A request the policy refused: record it and answer with the SPEC §7 response. */
 static void block(struct conn *c, const char *raw_host, size_t raw_len)
 {
 	struct exchange *x = c->x;
-	const struct pc_settings *s = pc_policy_settings(x->policy ? x->policy
-								 : pc_server_policy(c->srv));
+	const struct pc_settings *s =
+	        pc_policy_settings(x->policy ? x->policy : pc_server_policy(c->srv));
 	struct pc_block b;
 	char *buf;
 	bool keep;
@@ -478,10 +530,13 @@ static void block(struct conn *c, const char *raw_host, size_t raw_len)
 		x->decision.verdict = PC_VERDICT_DENY;
 	pc_block_fill(&b, &x->preq, raw_host, raw_len, &x->decision, &c->peer.sa, s->mode);
 	pc_server_record_block(c->srv, &b);
-	/* The connection stays usable only when no request body is left unread. */
-	keep = x->keep_alive && x->req_body == PC_HTTP_BODY_NONE;
+	/* The connection stays usable only when no request body is left unread (and the client
+	 * speaks HTTP/1.1: our responses do not offer HTTP/1.0 keep-alive). */
+	keep = x->keep_alive && !c->drain && x->req_body == PC_HTTP_BODY_NONE &&
+	       x->req.head.minor_version >= 1;
 	buf = malloc(RESPONSE_MAX);
-	n = buf ? pc_http_block_response(&b, x->connect, !keep, buf, RESPONSE_MAX) : -ENOMEM;
+	n = buf ? pc_http_block_response(&b, x->connect, respond_flags(c, keep), buf, RESPONSE_MAX)
+	        : -ENOMEM;
 	if (n < 0) {
 		free(buf);
 		conn_close(c);
@@ -514,7 +569,10 @@ static void reject(struct conn *c, int status, const char *why)
 		f = PC_FAIL_BAD_REQUEST;
 		break;
 	}
-	n = buf ? pc_http_failure_response(f, why, true, buf, RESPONSE_MAX) : -ENOMEM;
+	/* a request found malformed mid-body leaves its origin connection mid-request */
+	upstream_close(c);
+	n = buf ? pc_http_failure_response(f, why, respond_flags(c, false), buf, RESPONSE_MAX)
+	        : -ENOMEM;
 	if (n < 0) {
 		free(buf);
 		conn_close(c);
@@ -548,8 +606,7 @@ static void next_request(struct conn *c)
 	start_reading(c);
 }
 
-static void start_tunnel(struct conn *c, const char *to_up, size_t to_up_len,
-			 const char *to_client, size_t to_client_len);
+static void tunnel_prelude(struct conn *c);
 
 static void reply_written(struct conn *c)
 {
@@ -559,7 +616,7 @@ static void reply_written(struct conn *c)
 	}
 	if (c->x != NULL && c->x->connect && c->up != NULL) {
 		/* the 200 for CONNECT is out: relay */
-		start_tunnel(c, c->cin.p + c->cin.off, inbuf_avail(&c->cin), NULL, 0);
+		tunnel_prelude(c);
 		return;
 	}
 	next_request(c);
@@ -583,6 +640,8 @@ static void on_client_written(uv_write_t *req, int status)
 		reply_written(c);
 	else if (c->state == ST_EXCHANGE)
 		response_pump(c);
+	else if (c->state == ST_PRELUDE)
+		tunnel_prelude(c);
 }
 
 static void on_up_written(uv_write_t *req, int status)
@@ -592,7 +651,16 @@ static void on_up_written(uv_write_t *req, int status)
 
 	w->busy = false;
 	writer_done(w);
-	if (c->closing || status == UV_ECANCELED || c->state != ST_EXCHANGE)
+	if (c->closing || status == UV_ECANCELED)
+		return;
+	if (c->state == ST_PRELUDE) {
+		if (status < 0)
+			conn_close(c);
+		else
+			tunnel_prelude(c);
+		return;
+	}
+	if (c->state != ST_EXCHANGE)
 		return;
 	if (status < 0) {
 		upstream_failed(c, "the origin closed the connection");
@@ -607,8 +675,14 @@ static void on_up_written(uv_write_t *req, int status)
 static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
-	size_t max = c->state == ST_HEAD ? pc_http_head_max(&c->x->req.head.limits) : PC_BUF_SIZE;
+	size_t max = PC_BUF_SIZE;
 	(void)suggested;
+
+	if (c->state == ST_HEAD) {
+		/* the exchange is made when the first byte of its head arrives */
+		struct pc_http_limits l = head_limits(settings(c));
+		max = pc_http_head_max(c->x != NULL ? &c->x->req.head.limits : &l);
+	}
 
 	if (!inbuf_space(c->srv, &c->cin, max, buf))
 		*buf = uv_buf_init(NULL, 0);
@@ -631,23 +705,17 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->cin.len += (size_t)nread;
 	c->last_activity = uv_now(s->loop);
-	if (c->state == ST_HEAD) {
+	if (c->state == ST_HEAD)
 		head_pump(c);
-	} else if (c->state == ST_EXCHANGE) {
-		if (c->to_up.busy) {
-			uv_read_stop(s);
-			c->reading = false;
-		}
+	else if (c->state == ST_EXCHANGE)
 		request_pump(c);
-	}
 }
 
 static struct exchange *exchange_new(struct conn *c)
 {
 	const struct pc_settings *s = pc_policy_settings(pc_server_policy(c->srv));
 	size_t nslots = (size_t)s->max_header_fields;
-	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
-					(size_t)s->max_header_fields};
+	struct pc_http_limits limits = head_limits(s);
 	struct exchange *x = calloc(1, sizeof(*x) + nslots * sizeof(x->slots[0]));
 
 	if (x == NULL)
@@ -661,15 +729,8 @@ static void start_reading(struct conn *c)
 {
 	int rc;
 
-	if (c->reading || c->closing)
+	if (c->reading || c->closing || (c->state == ST_EXCHANGE && c->to_up.busy))
 		return;
-	if (c->x == NULL && c->state == ST_HEAD) {
-		c->x = exchange_new(c);
-		if (c->x == NULL) {
-			conn_close(c);
-			return;
-		}
-	}
 	rc = uv_read_start((uv_stream_t *)&c->client, on_client_alloc, on_client_read);
 	if (rc < 0) {
 		conn_close(c);
@@ -719,7 +780,7 @@ static void head_pump(struct conn *c)
 		c->head_started = true;
 		timer_arm(c, (uint64_t)settings(c)->head_timeout_s * 1000);
 	}
-	n = pc_http_request_parse(&x->req, c->cin.p + c->cin.off, inbuf_avail(&c->cin));
+	n = pc_http_request_parse(&x->req, inbuf_data(&c->cin), inbuf_avail(&c->cin));
 	if (n == PC_AGAIN) {
 		start_reading(c);
 		return;
@@ -751,8 +812,6 @@ static void handle_request(struct conn *c, size_t head_len)
 	const struct pc_settings *s = pc_policy_settings(pc_server_policy(c->srv));
 	struct pc_http_error err;
 	uint16_t port = 0, default_port;
-	const char *raw;
-	size_t raw_len;
 	enum pc_http_framing framing;
 	size_t size;
 	int n;
@@ -779,12 +838,13 @@ static void handle_request(struct conn *c, size_t head_len)
 	}
 	x->connect = x->target.form == PC_HTTP_TARGET_AUTHORITY;
 	default_port = x->connect ? 443 : 80;
-	raw = x->target.authority.p;
-	raw_len = x->target.authority.len;
 	x->preq.protocol = x->connect ? PC_PROTO_HTTPS_CONNECT : PC_PROTO_HTTP;
-	x->preq.method = x->method;
-	x->preq.host_ok = pc_authority_parse(raw, raw_len, &x->preq.host, &port) == 0;
-	x->preq.port = port != 0 ? port : default_port;
+	/* policy/policy.h: no method for tunnels */
+	x->preq.method = x->connect ? NULL : x->method;
+	x->preq.host_ok = pc_authority_parse(x->target.authority.p, x->target.authority.len,
+	                                     &x->preq.host, &port) == 0;
+	/* the port as the target gave it, also when its host cannot be normalised */
+	x->preq.port = x->target.port != 0 ? x->target.port : default_port;
 	x->keep_alive = r->head.keep_alive && !c->drain;
 	x->req_body = r->head.body;
 	x->req_left = r->head.content_length;
@@ -796,11 +856,11 @@ static void handle_request(struct conn *c, size_t head_len)
 		x->decision.verdict = PC_VERDICT_DENY;
 		x->decision.reason = PC_REASON_NOT_ALLOWED;
 		x->decision.source = PC_SOURCE_BASELINE_POLICY;
-		x->preq.port = port != 0 ? port : default_port;
 		{
+			/* recorded with the host as the client wrote it, without its port */
 			struct pc_block b;
-			pc_block_fill(&b, &x->preq, raw, raw_len, &x->decision, &c->peer.sa,
-				      s->mode);
+			pc_block_fill(&b, &x->preq, x->target.host.p, x->target.host.len,
+			              &x->decision, &c->peer.sa, s->mode);
 			pc_server_record_block(c->srv, &b);
 		}
 		reject(c, 400, "the host cannot be normalised");
@@ -821,15 +881,15 @@ static void handle_request(struct conn *c, size_t head_len)
 	x->upgrade = !x->connect && r->head.upgrade.len > 0 && s->mode == PC_MODE_FULL;
 	if (!x->connect) {
 		framing = x->req_body == PC_HTTP_BODY_LENGTH    ? PC_FRAME_LENGTH
-			  : x->req_body == PC_HTTP_BODY_CHUNKED ? PC_FRAME_CHUNKED
-								: PC_FRAME_NONE;
+		          : x->req_body == PC_HTTP_BODY_CHUNKED ? PC_FRAME_CHUNKED
+		                                                : PC_FRAME_NONE;
 		size = pc_http_forward_head_size(head_len);
 		x->out_head = malloc(size);
 		n = x->out_head == NULL
-			    ? -ENOMEM
-			    : pc_http_write_request_head(r, &x->target, &x->preq.host, x->preq.port,
-							 default_port, framing, x->req_left,
-							 x->upgrade, x->out_head, size);
+		            ? -ENOMEM
+		            : pc_http_write_request_head(r, &x->target, &x->preq.host, x->preq.port,
+		                                         default_port, framing, x->req_left,
+		                                         x->upgrade, x->out_head, size);
 		if (n < 0) {
 			conn_close(c);
 			return;
@@ -842,8 +902,8 @@ static void handle_request(struct conn *c, size_t head_len)
 		x->req_done = true;
 
 	c->state = ST_DECIDE;
-	n = pc_decide(x->policy, pc_server_resolver(c->srv), &x->preq, &x->decision, on_decided,
-		      c, &x->pending);
+	n = pc_decide(x->policy, pc_server_resolver(c->srv), &x->preq, &x->decision, on_decided, c,
+	              &x->pending);
 	if (n == PC_POLICY_DECIDED) {
 		decided(c);
 	} else if (n < 0) {
@@ -888,8 +948,8 @@ static bool can_reuse(const struct conn *c)
 		if (a->sa.sa_family != up->peer.sa.sa_family)
 			continue;
 		if (a->sa.sa_family == AF_INET
-			    ? a->in.sin_addr.s_addr == up->peer.in.sin_addr.s_addr
-			    : memcmp(&a->in6.sin6_addr, &up->peer.in6.sin6_addr, 16) == 0)
+		            ? a->in.sin_addr.s_addr == up->peer.in.sin_addr.s_addr
+		            : memcmp(&a->in6.sin6_addr, &up->peer.in6.sin6_addr, 16) == 0)
 			return true;
 	}
 	return false;
@@ -912,7 +972,10 @@ static void upstream_failed(struct conn *c, const char *why)
 		dial(c);
 		return;
 	}
-	fail(c, x->resp_head_done ? PC_FAIL_BAD_GATEWAY : PC_FAIL_REFUSED, why);
+	fail(c,
+	     x->resp_head_done || inbuf_avail(&c->uin) > 0 ? PC_FAIL_INCOMPLETE
+	                                                   : PC_FAIL_TERMINATED,
+	     why);
 }
 
 static void dial(struct conn *c)
@@ -926,11 +989,11 @@ static void dial(struct conn *c)
 	c->state = ST_DIAL;
 	if (x->decision.resolve_at_dial)
 		rc = pc_dial_start_name(c->client.loop, pc_server_resolver(c->srv),
-					x->preq.host.name, x->preq.port, timeout, dial_check,
-					on_dialed, c, &x->dial);
+		                        x->preq.host.name, x->preq.port, timeout, dial_check,
+		                        on_dialed, c, &x->dial);
 	else
 		rc = pc_dial_start(c->client.loop, &x->decision.addrs, timeout, on_dialed, c,
-				   &x->dial);
+		                   &x->dial);
 	if (rc < 0) {
 		x->dial = NULL;
 		fail(c, PC_FAIL_UNREACHABLE, pc_strerror(rc));
@@ -980,9 +1043,9 @@ static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *p
 			fail(c, PC_FAIL_LOOP, NULL);
 		} else {
 			snprintf(details, sizeof(details), "%s%s%s:%u: %s",
-				 x->preq.host.kind == PC_HOST_IPV6 ? "[" : "", x->preq.host.name,
-				 x->preq.host.kind == PC_HOST_IPV6 ? "]" : "", x->preq.port,
-				 pc_strerror(status));
+			         x->preq.host.kind == PC_HOST_IPV6 ? "[" : "", x->preq.host.name,
+			         x->preq.host.kind == PC_HOST_IPV6 ? "]" : "", x->preq.port,
+			         pc_strerror(status));
 			fail(c, pc_http_failure_from_dial(status), details);
 		}
 		return;
@@ -1036,20 +1099,20 @@ static void on_tunnel_done(struct pc_relay *r, int status)
 	conn_close(c);
 }
 
-static void start_tunnel(struct conn *c, const char *to_up, size_t to_up_len,
-			 const char *to_client, size_t to_client_len)
+static void start_tunnel(struct conn *c)
 {
 	const struct pc_settings *s = settings(c);
 	int rc;
 
 	stop_reading(c);
-	c->up_reading = false;
-	uv_read_stop((uv_stream_t *)&c->up->tcp);
+	up_stop_reading(c);
+	uv_timer_stop(&c->timer);
 	c->state = ST_TUNNEL;
 	exchange_free(c);
 	rc = pc_relay_start(&c->relay, pc_server_pool(c->srv), &c->client, &c->up->tcp, &c->timer,
-			    (uint64_t)s->tunnel_idle_timeout_s * 1000, to_up, to_up_len, to_client,
-			    to_client_len, on_tunnel_done, c);
+	                    (uint64_t)s->tunnel_idle_timeout_s * 1000, inbuf_data(&c->cin),
+	                    inbuf_avail(&c->cin), inbuf_data(&c->uin), inbuf_avail(&c->uin),
+	                    on_tunnel_done, c);
 	/* the relay copied what it needed */
 	inbuf_release(c->srv, &c->cin);
 	inbuf_release(c->srv, &c->uin);
@@ -1061,16 +1124,58 @@ static void start_tunnel(struct conn *c, const char *to_up, size_t to_up_len,
 	}
 }
 
+/* Writes the bytes read from side `from` beyond the head that opened the tunnel to the other
+ * side, when they exceed what the relay takes with it (one pool buffer: a head may have been
+ * read into a larger buffer). Returns 1 when nothing is left to do, 0 when a write is in flight,
+ * or a negative error. */
+static int prelude_flush(struct writer *w, uv_stream_t *to, struct inbuf *from)
+{
+	size_t n = inbuf_avail(from);
+	uv_buf_t b;
+
+	if (w->busy)
+		return 0;
+	if (n <= PC_BUF_SIZE)
+		return 1;
+	b = uv_buf_init(from->p + from->off, (unsigned)n);
+	return send_bufs(w, to, &b, 1, NULL, from, n);
+}
+
+/* A tunnel starts once the bytes that came with its head are on their way; the writers'
+ * callbacks come back here. */
+static void tunnel_prelude(struct conn *c)
+{
+	int a, b;
+
+	if (c->state != ST_PRELUDE) {
+		/* neither side is read until the relay takes over */
+		stop_reading(c);
+		up_stop_reading(c);
+		c->state = ST_PRELUDE;
+		timer_arm(c, (uint64_t)settings(c)->tunnel_idle_timeout_s * 1000);
+	}
+	a = prelude_flush(&c->to_up, (uv_stream_t *)&c->up->tcp, &c->cin);
+	b = prelude_flush(&c->to_client, (uv_stream_t *)&c->client, &c->uin);
+	if (a < 0 || b < 0)
+		conn_close(c);
+	else if (a == 1 && b == 1)
+		start_tunnel(c);
+}
+
 /* ---- the exchange: request to the origin ---- */
 
 static void start_exchange(struct conn *c)
 {
 	struct exchange *x = c->x;
 	const struct pc_settings *s = pc_policy_settings(x->policy);
-	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
-					(size_t)s->max_header_fields};
+	struct pc_http_limits limits = head_limits(s);
 
 	c->state = ST_EXCHANGE;
+	if (c->up->parked) {
+		/* its EOF watch ends: the exchange reads the response with its own callbacks */
+		uv_read_stop((uv_stream_t *)&c->up->tcp);
+		c->up_reading = false;
+	}
 	c->up->parked = false;
 	c->up_eof = false;
 	x->head_sent = false;
@@ -1086,12 +1191,12 @@ static void start_exchange(struct conn *c)
 static int send_up(struct conn *c, uv_buf_t *bufs, unsigned n, char *owned, size_t advance)
 {
 	return send_bufs(&c->to_up, (uv_stream_t *)&c->up->tcp, bufs, n, owned,
-			 advance ? &c->cin : NULL, advance);
+	                 advance ? &c->cin : NULL, advance);
 }
 
 static void request_body_error(struct conn *c, const char *why)
 {
-	if (c->x->response_started)
+	if (c->x->response_started || c->to_client.busy)
 		conn_close(c);
 	else
 		reject(c, 400, why);
@@ -1117,7 +1222,7 @@ static void request_pump(struct conn *c)
 				if (x->req_left == 0)
 					x->req_done = true;
 			}
-			bufs[1] = uv_buf_init(c->cin.p + c->cin.off, (unsigned)n);
+			bufs[1] = uv_buf_init(inbuf_data(&c->cin), (unsigned)n);
 			/* kept until the exchange ends: a reused connection may need a resend */
 			rc = send_up(c, bufs, n ? 2 : 1, NULL, n);
 		} else if (x->req_done) {
@@ -1131,19 +1236,19 @@ static void request_pump(struct conn *c)
 			x->req_left -= n;
 			if (x->req_left == 0)
 				x->req_done = true;
-			bufs[0] = uv_buf_init(c->cin.p + c->cin.off, (unsigned)n);
+			bufs[0] = uv_buf_init(inbuf_data(&c->cin), (unsigned)n);
 			rc = send_up(c, bufs, 1, NULL, n);
 		} else {
 			struct pc_http_chunk chunk;
-			ssize_t k = pc_http_chunked_decode(&x->req_chunked, c->cin.p + c->cin.off,
-							   avail, &chunk);
+			ssize_t k = pc_http_chunked_decode(&x->req_chunked, inbuf_data(&c->cin),
+			                                   avail, &chunk);
 			if (k < 0) {
 				request_body_error(c, x->req_chunked.error.reason);
 				return;
 			}
 			if (chunk.kind == PC_HTTP_CHUNK_DATA) {
 				int hl = snprintf(c->to_up.hdr, sizeof(c->to_up.hdr), "%zx\r\n",
-						  chunk.len);
+				                  chunk.len);
 				bufs[0] = uv_buf_init(c->to_up.hdr, (unsigned)hl);
 				bufs[1] = uv_buf_init((char *)chunk.p, (unsigned)chunk.len);
 				bufs[2] = uv_buf_init("\r\n", 2);
@@ -1167,8 +1272,9 @@ static void request_pump(struct conn *c)
 static void up_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
-	size_t max = c->x != NULL && !c->x->resp_head_done ? pc_http_head_max(&c->x->resp.head.limits)
-							    : PC_BUF_SIZE;
+	size_t max = c->x != NULL && !c->x->resp_head_done
+	                     ? pc_http_head_max(&c->x->resp.head.limits)
+	                     : PC_BUF_SIZE;
 	(void)suggested;
 
 	if (!inbuf_space(c->srv, &c->uin, max, buf))
@@ -1192,6 +1298,12 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		uv_read_stop(s);
 		c->up_reading = false;
+		if (nread != UV_EOF) {
+			/* a reset (or no memory) is not the end of a close-delimited body: a
+			 * response cut short must not reach the client as complete */
+			upstream_failed(c, "the connection to the origin failed");
+			return;
+		}
 		c->up_eof = true;
 		response_pump(c);
 		/* if the pump could not finish with the EOF, the exchange is broken */
@@ -1201,16 +1313,12 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->uin.len += (size_t)nread;
 	c->last_activity = uv_now(s->loop);
-	if (c->to_client.busy) {
-		uv_read_stop(s);
-		c->up_reading = false;
-	}
 	response_pump(c);
 }
 
 static void up_start_reading(struct conn *c)
 {
-	if (c->up_reading || c->up == NULL || c->up_eof)
+	if (c->up_reading || c->up == NULL || c->up_eof || c->to_client.busy)
 		return;
 	if (uv_read_start((uv_stream_t *)&c->up->tcp, up_on_alloc, up_on_read) < 0) {
 		fail(c, PC_FAIL_BAD_GATEWAY, "cannot read from the origin");
@@ -1219,18 +1327,25 @@ static void up_start_reading(struct conn *c)
 	c->up_reading = true;
 }
 
+static void up_stop_reading(struct conn *c)
+{
+	if (!c->up_reading)
+		return;
+	uv_read_stop((uv_stream_t *)&c->up->tcp);
+	c->up_reading = false;
+}
+
 static int send_client(struct conn *c, uv_buf_t *bufs, unsigned n, char *owned, size_t advance)
 {
-	c->x->response_started = true;
 	return send_bufs(&c->to_client, (uv_stream_t *)&c->client, bufs, n, owned,
-			 advance ? &c->uin : NULL, advance);
+	                 advance ? &c->uin : NULL, advance);
 }
 
 static void finish_exchange(struct conn *c);
 
 /* Writes a response head regenerated from x->resp; consumes head_len input bytes. */
 static int send_response_head(struct conn *c, size_t head_len, enum pc_http_framing framing,
-			      uint64_t length)
+                              uint64_t length)
 {
 	struct exchange *x = c->x;
 	size_t size = pc_http_forward_head_size(head_len);
@@ -1241,12 +1356,14 @@ static int send_response_head(struct conn *c, size_t head_len, enum pc_http_fram
 	if (buf == NULL)
 		return -ENOMEM;
 	n = pc_http_write_response_head(&x->resp, framing, length, x->keep_alive,
-					x->req.head.minor_version, buf, size);
+	                                x->req.head.minor_version, buf, size);
 	if (n < 0) {
 		free(buf);
 		return n;
 	}
 	b = uv_buf_init(buf, (unsigned)n);
+	if (x->resp.status >= 200 || x->resp.status == 101)
+		x->response_started = true;
 	return send_client(c, &b, 1, buf, head_len);
 }
 
@@ -1254,16 +1371,15 @@ static int response_head(struct conn *c)
 {
 	struct exchange *x = c->x;
 	const struct pc_settings *s = pc_policy_settings(x->policy);
-	struct pc_http_limits limits = {(size_t)s->max_request_line, (size_t)s->max_header_bytes,
-					(size_t)s->max_header_fields};
-	ssize_t n = pc_http_response_parse(&x->resp, c->uin.p + c->uin.off, inbuf_avail(&c->uin));
+	struct pc_http_limits limits = head_limits(s);
+	ssize_t n = pc_http_response_parse(&x->resp, inbuf_data(&c->uin), inbuf_avail(&c->uin));
 	bool client11 = x->req.head.minor_version >= 1;
 
 	if (n == PC_AGAIN)
 		return 0;
 	if (n < 0) {
 		pc_log_debug("refused a response from %s: %s", x->preq.host.name,
-			     x->resp.head.error.reason);
+		             x->resp.head.error.reason);
 		return -1;
 	}
 	if (x->resp.status == 101) {
@@ -1283,6 +1399,13 @@ static int response_head(struct conn *c)
 		return rc < 0 ? -2 : 1;
 	}
 	x->resp_head_done = true;
+	/* A final response before the whole request body (an origin refusing an upload, a 417 to
+	 * Expect) leaves the client mid-request: this response is the connection's last. */
+	if (!x->req_done || c->to_up.busy)
+		x->keep_alive = false;
+	/* shutting down: this response is the connection's last, and says so */
+	if (c->drain)
+		x->keep_alive = false;
 	x->resp_body = x->resp.head.body;
 	x->resp_left = x->resp.head.content_length;
 	switch (x->resp_body) {
@@ -1314,6 +1437,7 @@ static int send_payload(struct conn *c, const char *p, size_t len, size_t advanc
 {
 	uv_buf_t bufs[3];
 
+	c->x->response_started = true;
 	if (c->x->resp_out == PC_FRAME_CHUNKED) {
 		int hl = snprintf(c->to_client.hdr, sizeof(c->to_client.hdr), "%zx\r\n", len);
 		bufs[0] = uv_buf_init(c->to_client.hdr, (unsigned)hl);
@@ -1351,7 +1475,7 @@ static int response_body(struct conn *c)
 {
 	struct exchange *x = c->x;
 	size_t avail = inbuf_avail(&c->uin);
-	const char *p = c->uin.p + c->uin.off;
+	const char *p = inbuf_data(&c->uin);
 
 	switch (x->resp_body) {
 	case PC_HTTP_BODY_LENGTH: {
@@ -1417,8 +1541,7 @@ static void response_pump(struct conn *c)
 
 		if (x->to_tunnel) {
 			/* the 101 is out: both sides now speak the upgraded protocol */
-			start_tunnel(c, c->cin.p + c->cin.off, inbuf_avail(&c->cin),
-				     c->uin.p + c->uin.off, inbuf_avail(&c->uin));
+			tunnel_prelude(c);
 			return;
 		}
 		if (x->resp_done) {
@@ -1427,6 +1550,7 @@ static void response_pump(struct conn *c)
 		}
 		rc = x->resp_head_done ? response_body(c) : response_head(c);
 		if (rc == 0) {
+			/* more input needed, or a write is in flight and its callback continues */
 			up_start_reading(c);
 			return;
 		}
@@ -1462,11 +1586,14 @@ static void on_parked_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void finish_exchange(struct conn *c)
 {
 	struct exchange *x = c->x;
-	bool reusable = x->resp.head.keep_alive && x->req_done && inbuf_avail(&c->uin) == 0;
+	/* The request is sent once its last bytes are written, not just handed over: until then
+	 * the client's buffer still holds them. */
+	bool sent = x->req_done && !c->to_up.busy;
+	bool reusable = x->resp.head.keep_alive && sent && inbuf_avail(&c->uin) == 0;
 
 	/* A response that ended before its request body did leaves the client mid-request:
 	 * the connection cannot be resynchronised. */
-	if (!x->req_done)
+	if (!sent)
 		x->keep_alive = false;
 	if (c->up != NULL) {
 		uv_read_stop((uv_stream_t *)&c->up->tcp);
@@ -1476,7 +1603,7 @@ static void finish_exchange(struct conn *c)
 			c->up->parked = true;
 			inbuf_release(c->srv, &c->uin);
 			if (uv_read_start((uv_stream_t *)&c->up->tcp, on_parked_alloc,
-					  on_parked_read) < 0)
+			                  on_parked_read) < 0)
 				upstream_close(c);
 		} else {
 			upstream_close(c);

@@ -16,13 +16,13 @@ struct block_row {
 
 /* SPEC §7, indexed by enum pc_reason. */
 static const struct block_row block_rows[] = {
-	[PC_REASON_NONE] = {403, "blocked-by-policy", "http_request_denied"},
-	[PC_REASON_NOT_ALLOWED] = {403, "blocked-by-allowlist", "http_request_denied"},
-	[PC_REASON_NOT_ALLOWED_LOCAL] = {403, "blocked-by-allowlist", "destination_ip_prohibited"},
-	[PC_REASON_DENIED] = {403, "blocked-by-denylist", "http_request_denied"},
-	[PC_REASON_METHOD_NOT_ALLOWED] = {403, "blocked-by-method-policy", "http_request_denied"},
-	[PC_REASON_MITM_REQUIRED] = {403, "blocked-by-mitm-required", "http_request_denied"},
-	[PC_REASON_PROXY_DISABLED] = {503, "blocked-by-policy", "proxy_internal_response"},
+        [PC_REASON_NONE] = {403, "blocked-by-policy", "http_request_denied"},
+        [PC_REASON_NOT_ALLOWED] = {403, "blocked-by-allowlist", "http_request_denied"},
+        [PC_REASON_NOT_ALLOWED_LOCAL] = {403, "blocked-by-allowlist", "destination_ip_prohibited"},
+        [PC_REASON_DENIED] = {403, "blocked-by-denylist", "http_request_denied"},
+        [PC_REASON_METHOD_NOT_ALLOWED] = {403, "blocked-by-method-policy", "http_request_denied"},
+        [PC_REASON_MITM_REQUIRED] = {403, "blocked-by-mitm-required", "http_request_denied"},
+        [PC_REASON_PROXY_DISABLED] = {503, "blocked-by-policy", "proxy_internal_response"},
 };
 
 struct failure_row {
@@ -32,18 +32,21 @@ struct failure_row {
 };
 
 static const struct failure_row failure_rows[] = {
-	[PC_FAIL_BAD_REQUEST] = {400, "http_request_error", "malformed request"},
-	[PC_FAIL_URI_TOO_LONG] = {414, "http_request_error", "request line too long"},
-	[PC_FAIL_HEADERS_TOO_LARGE] = {431, "http_request_error", "request header too large"},
-	[PC_FAIL_EXPECTATION] = {417, "http_request_error", "unsupported expectation"},
-	[PC_FAIL_VERSION] = {505, "http_request_error", "unsupported HTTP version"},
-	[PC_FAIL_REFUSED] = {502, "connection_refused", "connection refused"},
-	[PC_FAIL_UNREACHABLE] = {502, "destination_unavailable", "destination unreachable"},
-	[PC_FAIL_TIMEOUT] = {504, "connection_timeout", "connection timed out"},
-	[PC_FAIL_DNS] = {502, "dns_error", "name resolution failed"},
-	[PC_FAIL_LOOP] = {508, "proxy_loop_detected", "request addressed to the proxy itself"},
-	[PC_FAIL_BAD_GATEWAY] = {502, "http_protocol_error", "invalid response from the origin"},
-	[PC_FAIL_HEAD_TIMEOUT] = {408, "http_request_error", "request head not received in time"},
+        [PC_FAIL_BAD_REQUEST] = {400, "http_request_error", "malformed request"},
+        [PC_FAIL_URI_TOO_LONG] = {414, "http_request_error", "request line too long"},
+        [PC_FAIL_HEADERS_TOO_LARGE] = {431, "http_request_error", "request header too large"},
+        [PC_FAIL_EXPECTATION] = {417, "http_request_error", "unsupported expectation"},
+        [PC_FAIL_VERSION] = {505, "http_request_error", "unsupported HTTP version"},
+        [PC_FAIL_REFUSED] = {502, "connection_refused", "connection refused"},
+        [PC_FAIL_UNREACHABLE] = {502, "destination_unavailable", "destination unreachable"},
+        [PC_FAIL_TIMEOUT] = {504, "connection_timeout", "connection timed out"},
+        [PC_FAIL_DNS] = {502, "dns_error", "name resolution failed"},
+        [PC_FAIL_LOOP] = {508, "proxy_loop_detected", "request addressed to the proxy itself"},
+        [PC_FAIL_BAD_GATEWAY] = {502, "http_protocol_error", "invalid response from the origin"},
+        [PC_FAIL_HEAD_TIMEOUT] = {408, "http_request_error", "request head not received in time"},
+        [PC_FAIL_TERMINATED] = {502, "connection_terminated", "the origin closed the connection"},
+        [PC_FAIL_INCOMPLETE] = {502, "http_response_incomplete",
+                                "incomplete response from the origin"},
 };
 
 static const char *reason_phrase(int status)
@@ -112,8 +115,8 @@ static void put_sf_string(struct out *o, const char *s)
 }
 
 static int finish(struct out *o, int status, const char *content_type, const char *x_proxy_error,
-		  const char *proxy_status, const char *details, bool close, const char *body,
-		  size_t body_len)
+                  const char *proxy_status, const char *details, unsigned flags, const char *body,
+                  size_t body_len)
 {
 	put(o, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
 	put(o, "Content-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n",
@@ -125,7 +128,9 @@ static int finish(struct out *o, int status, const char *content_type, const cha
 		put(o, "; details=");
 		put_sf_string(o, details);
 	}
-	put(o, "\r\n%s\r\n", close ? "Connection: close\r\n" : "");
+	put(o, "\r\n%s\r\n", flags & PC_RESPOND_CLOSE ? "Connection: close\r\n" : "");
+	if (flags & PC_RESPOND_HEAD)
+		body_len = 0; /* a response to HEAD never has a body */
 	if (!o->overflow && body_len < o->size - o->len) {
 		memcpy(o->buf + o->len, body, body_len);
 		o->len += body_len;
@@ -139,15 +144,14 @@ static void destination(const struct pc_block *b, char *buf, size_t size)
 {
 	bool v6 = strchr(b->host, ':') != NULL;
 	snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", b->host[0] ? b->host : "(none)",
-		 v6 ? "]" : "", b->port);
+	         v6 ? "]" : "", b->port);
 }
 
-int pc_http_block_response(const struct pc_block *b, bool tunnel, bool close, char *buf,
-			   size_t size)
+int pc_http_block_response(const struct pc_block *b, bool tunnel, unsigned flags, char *buf,
+                           size_t size)
 {
-	const struct block_row *row = &block_rows[b->reason <= PC_REASON_PROXY_DISABLED
-							  ? b->reason
-							  : PC_REASON_NONE];
+	const struct block_row *row =
+	        &block_rows[b->reason <= PC_REASON_PROXY_DISABLED ? b->reason : PC_REASON_NONE];
 	const char *proxy_status = row->proxy_status;
 	struct pc_decision d;
 	char dest[PC_HOST_NAME_MAX + 16], message[768], body[1536];
@@ -163,11 +167,11 @@ int pc_http_block_response(const struct pc_block *b, bool tunnel, bool close, ch
 		proxy_status = "dns_error";
 	destination(b, dest, sizeof(dest));
 	snprintf(message, sizeof(message),
-		 "portcullis blocked this request to %s by network policy (%s). This is a "
-		 "deliberate policy decision, not a network failure: do not try to reach this "
-		 "destination another way (another proxy, a direct connection, a different address "
-		 "or tool). Ask the user to change the policy if the access is needed.",
-		 dest, pc_decision_summary(&d));
+	         "portcullis blocked this request to %s by network policy (%s). This is a "
+	         "deliberate policy decision, not a network failure: do not try to reach this "
+	         "destination another way (another proxy, a direct connection, a different address "
+	         "or tool). Ask the user to change the policy if the access is needed.",
+	         dest, pc_decision_summary(&d));
 
 	if (tunnel) {
 		body_len = (size_t)snprintf(body, sizeof(body), "%s\n", message);
@@ -184,7 +188,7 @@ int pc_http_block_response(const struct pc_block *b, bool tunnel, bool close, ch
 		json_object_set_new(j, "source", source ? json_string(source) : json_null());
 		json_object_set_new(j, "message", json_string(message));
 		body_len = json_dumpb(j, body, sizeof(body) - 1,
-				      JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII);
+		                      JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII);
 		json_decref(j);
 		if (body_len == 0 || body_len >= sizeof(body) - 1)
 			return -ENOSPC;
@@ -193,8 +197,8 @@ int pc_http_block_response(const struct pc_block *b, bool tunnel, bool close, ch
 	if (body_len >= sizeof(body))
 		return -ENOSPC;
 	return finish(&o, row->status, tunnel ? "text/plain; charset=utf-8" : "application/json",
-		      row->x_proxy_error, proxy_status, pc_decision_summary(&d), close, body,
-		      body_len);
+	              row->x_proxy_error, proxy_status, pc_decision_summary(&d), flags, body,
+	              body_len);
 }
 
 int pc_http_failure_status(enum pc_http_failure f)
@@ -202,8 +206,8 @@ int pc_http_failure_status(enum pc_http_failure f)
 	return failure_rows[f].status;
 }
 
-int pc_http_failure_response(enum pc_http_failure f, const char *details, bool close, char *buf,
-			     size_t size)
+int pc_http_failure_response(enum pc_http_failure f, const char *details, unsigned flags, char *buf,
+                             size_t size)
 {
 	const struct failure_row *row = &failure_rows[f];
 	struct out o = {buf, size, 0, false};
@@ -211,11 +215,11 @@ int pc_http_failure_response(enum pc_http_failure f, const char *details, bool c
 	int n;
 
 	n = snprintf(body, sizeof(body), "portcullis: %s%s%.500s\n", row->what,
-		     details != NULL ? ": " : "", details != NULL ? details : "");
+	             details != NULL ? ": " : "", details != NULL ? details : "");
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = (int)strlen(body);
 	return finish(&o, row->status, "text/plain; charset=utf-8", NULL, row->proxy_status,
-		      details, close, body, (size_t)n);
+	              details, flags, body, (size_t)n);
 }
 
 enum pc_http_failure pc_http_failure_from_dial(int err)
