@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "socks/proxy.h"
 
 #define LISTENERS_MAX 8
+#define LOCAL_ADDRS_MAX 64
 /* Buffers kept for reuse: enough for bursts, small enough for a low idle RSS. */
 #define POOL_KEEP 32
 /* A resolver replaced by a reload lives on until its last lookup (2 s deadline) is over. */
@@ -45,6 +47,8 @@ struct pc_server {
 	} listeners[LISTENERS_MAX];
 	size_t n_listeners;
 	bool paused;
+	union pc_sockaddr local[LOCAL_ADDRS_MAX]; /* interface addresses, for wildcard listeners */
+	size_t n_local;
 
 	struct pc_conn_link conns; /* list head */
 	size_t n_conns;
@@ -167,6 +171,66 @@ static void update_accepting(struct pc_server *s)
 	}
 }
 
+static bool is_wildcard(const union pc_sockaddr *a)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == htonl(INADDR_ANY);
+	return memcmp(&a->in6.sin6_addr, &any6, sizeof(any6)) == 0;
+}
+
+/* sa as a connect would see it: an IPv4-mapped IPv6 address reaches the IPv4 address. out
+ * must not overlap sa. */
+static void canonical(const struct sockaddr *sa, union pc_sockaddr *out)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	memset(out, 0, sizeof(*out));
+	if (sa->sa_family == AF_INET) {
+		memcpy(&out->in, sa, sizeof(out->in));
+		return;
+	}
+	memcpy(&out->in6, sa, sizeof(out->in6));
+	if (memcmp(out->in6.sin6_addr.s6_addr, mapped, 12) == 0) {
+		struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = out->in6.sin6_port};
+		memcpy(&in.sin_addr, out->in6.sin6_addr.s6_addr + 12, 4);
+		memset(out, 0, sizeof(*out));
+		out->in = in;
+	}
+}
+
+static bool same_address(const union pc_sockaddr *a, const union pc_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
+}
+
+static uint16_t port_of(const union pc_sockaddr *a)
+{
+	return a->sa.sa_family == AF_INET ? a->in.sin_port : a->in6.sin6_port;
+}
+
+/* Addresses of this host's interfaces, for listeners on a wildcard address. */
+static void learn_local_addresses(struct pc_server *s)
+{
+	struct ifaddrs *ifa, *i;
+
+	s->n_local = 0;
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i != NULL && s->n_local < LOCAL_ADDRS_MAX; i = i->ifa_next) {
+		if (i->ifa_addr == NULL ||
+		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		canonical(i->ifa_addr, &s->local[s->n_local++]);
+	}
+	freeifaddrs(ifa);
+}
+
 static void on_http_accept(void *data, int fd, const union pc_sockaddr *peer)
 {
 	pc_http_accept(data, fd, peer);
@@ -197,6 +261,12 @@ int pc_server_listen(struct pc_server *s, enum pc_listener_kind kind, int fd)
 		pc_listener_close(l);
 		return rc;
 	}
+	{
+		union pc_sockaddr bound = s->listeners[s->n_listeners].addr;
+		canonical(&bound.sa, &s->listeners[s->n_listeners].addr);
+	}
+	if (is_wildcard(&s->listeners[s->n_listeners].addr))
+		learn_local_addresses(s);
 	s->n_listeners++;
 	if (s->paused)
 		pc_listener_pause(l);
@@ -215,41 +285,26 @@ int pc_server_listen_address(const struct pc_server *s, enum pc_listener_kind ki
 	return -ENOENT;
 }
 
-static bool is_wildcard(const union pc_sockaddr *a)
-{
-	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_addr.s_addr == htonl(INADDR_ANY);
-	return memcmp(&a->in6.sin6_addr, &any6, sizeof(any6)) == 0;
-}
-
 bool pc_server_is_self(const struct pc_server *s, const struct sockaddr *sa)
 {
+	union pc_sockaddr a;
+
+	canonical(sa, &a);
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		const union pc_sockaddr *l = &s->listeners[i].addr;
 
-		if (sa->sa_family == AF_INET && l->sa.sa_family == AF_INET) {
-			const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-			if (in->sin_port == l->in.sin_port &&
-			    (in->sin_addr.s_addr == l->in.sin_addr.s_addr || is_wildcard(l) ||
-			     !pc_addr_is_public(sa)))
+		if (port_of(&a) != port_of(l))
+			continue;
+		if (same_address(&a, l))
+			return true;
+		if (!is_wildcard(l))
+			continue;
+		/* a wildcard listener answers on loopback and every interface address */
+		if (pc_addr_is_loopback(&a.sa))
+			return true;
+		for (size_t j = 0; j < s->n_local; j++)
+			if (same_address(&a, &s->local[j]))
 				return true;
-		} else if (sa->sa_family == AF_INET6 && l->sa.sa_family == AF_INET6) {
-			const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-			if (in6->sin6_port == l->in6.sin6_port &&
-			    (memcmp(&in6->sin6_addr, &l->in6.sin6_addr, 16) == 0 ||
-			     is_wildcard(l) || !pc_addr_is_public(sa)))
-				return true;
-		} else if (pc_addr_is_loopback(sa) && pc_addr_is_loopback(&l->sa)) {
-			/* 127.0.0.1 and ::1 (or a mapped form) reach a dual listener alike */
-			uint16_t p1 = sa->sa_family == AF_INET
-					      ? ((const struct sockaddr_in *)sa)->sin_port
-					      : ((const struct sockaddr_in6 *)sa)->sin6_port;
-			uint16_t p2 = l->sa.sa_family == AF_INET ? l->in.sin_port : l->in6.sin6_port;
-			if (p1 == p2)
-				return true;
-		}
 	}
 	return false;
 }
