@@ -54,7 +54,8 @@ enum {
  * lowercases with one load; the high byte holds the classes above. */
 #define INFO(lower, cls) ((uint16_t)((lower) | (cls) << 8))
 #define DIGIT(c)         [c] = INFO(c, C_DIGIT | C_HEX | C_ZONE)
-#define LETTER(c, cls)   [c] = INFO(c, (cls) | C_ZONE), [(c)-0x20] = INFO(c, (cls) | C_ZONE)
+#define LETTER(lower, upper, cls)                                                                  \
+	[lower] = INFO(lower, (cls) | C_ZONE), [upper] = INFO(lower, (cls) | C_ZONE)
 
 /* clang-format off */
 static const uint16_t byte_info[256] = {
@@ -65,12 +66,13 @@ static const uint16_t byte_info[256] = {
 	['*'] = INFO(0, C_GLOB), ['?'] = INFO(0, C_GLOB),
 	DIGIT('0'), DIGIT('1'), DIGIT('2'), DIGIT('3'), DIGIT('4'),
 	DIGIT('5'), DIGIT('6'), DIGIT('7'), DIGIT('8'), DIGIT('9'),
-	LETTER('a', C_HEX), LETTER('b', C_HEX), LETTER('c', C_HEX),
-	LETTER('d', C_HEX), LETTER('e', C_HEX), LETTER('f', C_HEX),
-	LETTER('g', 0), LETTER('h', 0), LETTER('i', 0), LETTER('j', 0), LETTER('k', 0),
-	LETTER('l', 0), LETTER('m', 0), LETTER('n', 0), LETTER('o', 0), LETTER('p', 0),
-	LETTER('q', 0), LETTER('r', 0), LETTER('s', 0), LETTER('t', 0), LETTER('u', 0),
-	LETTER('v', 0), LETTER('w', 0), LETTER('x', 0), LETTER('y', 0), LETTER('z', 0),
+	LETTER('a', 'A', C_HEX), LETTER('b', 'B', C_HEX), LETTER('c', 'C', C_HEX),
+	LETTER('d', 'D', C_HEX), LETTER('e', 'E', C_HEX), LETTER('f', 'F', C_HEX),
+	LETTER('g', 'G', 0), LETTER('h', 'H', 0), LETTER('i', 'I', 0), LETTER('j', 'J', 0),
+	LETTER('k', 'K', 0), LETTER('l', 'L', 0), LETTER('m', 'M', 0), LETTER('n', 'N', 0),
+	LETTER('o', 'O', 0), LETTER('p', 'P', 0), LETTER('q', 'Q', 0), LETTER('r', 'R', 0),
+	LETTER('s', 'S', 0), LETTER('t', 'T', 0), LETTER('u', 'U', 0), LETTER('v', 'V', 0),
+	LETTER('w', 'W', 0), LETTER('x', 'X', 0), LETTER('y', 'Y', 0), LETTER('z', 'Z', 0),
 };
 /* clang-format on */
 
@@ -107,6 +109,9 @@ static HOT_INLINE void trim(const char **s, size_t *n)
 {
 	const char *p = *s;
 	size_t len = *n;
+	if (len == 0 || !(is_class((unsigned char)p[0], C_SPACE) ||
+	                  is_class((unsigned char)p[len - 1], C_SPACE)))
+		return;
 	while (len > 0 && is_class((unsigned char)p[0], C_SPACE)) {
 		p++;
 		len--;
@@ -253,6 +258,7 @@ static HOT_INLINE size_t dotted_quad(const char *s, size_t n, unsigned char term
 		return 0;
 	copy_block(o, s, n);
 	/* A part (1..3 bytes) and its '.' lie within q[4k, 4k + 4), so every read is in o. */
+#pragma GCC unroll 4
 	for (unsigned k = 0; k < 4; k++) {
 		unsigned v = q[i] - (unsigned)'0', d;
 		if (v > 9)
@@ -315,11 +321,14 @@ static HOT_INLINE int set_ipv4(struct pc_host *out, const uint8_t a[4], size_t l
 /* --- IPv6 ------------------------------------------------------------------------------- */
 
 /* Hex digit values plus one; 0 for any other byte. */
-#define HEX3(c, v) [c] = (v) + 1, [(c) + 1] = (v) + 2, [(c) + 2] = (v) + 3
+/* clang-format off */
 static const uint8_t hex_digit[256] = {
-        HEX3('0', 0),  HEX3('3', 3),  HEX3('6', 6),  ['9'] = 10,
-        HEX3('a', 10), HEX3('d', 13), HEX3('A', 10), HEX3('D', 13),
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
+/* clang-format on */
 
 /* Longest literal text: the address and "%25" with a 15-byte zone. */
 #define IPV6_LITERAL_MAX (IPV6_TEXT_MAX + 3 + ZONE_MAX)
@@ -651,7 +660,7 @@ static bool close_label(const char *name, size_t start, size_t end, unsigned *ma
 	size_t len = end - start;
 	if (len - 1 >= LABEL_MAX) /* 0, or more than 63 */
 		return false;
-	if (len >= 4 && memcmp(name + start, "xn--", 4) == 0)
+	if (name[start] == 'x' && len >= 4 && memcmp(name + start, "xn--", 4) == 0)
 		*marks |= MARK_ALABEL;
 	return true;
 }
@@ -760,13 +769,13 @@ static HOT_INLINE unsigned scan_block(const unsigned char *p, char *o, size_t i,
 		copy_block(buf, (const char *)p, n); /* i is 0; the padding is no label byte */
 		x = _mm_loadu_si128((const __m128i *)(const void *)buf);
 	}
-	/* Signed compares: a byte >= 0x80 is below every bound. x | 0x20 is a lowercase letter
-	 * exactly when x is a letter. */
+	/* x | 0x20 is a lowercase letter exactly when x is a letter. A range is one signed
+	 * compare once its low end is moved to -128 (bytes >= 0x80 wrap to above it). */
 	lx = _mm_or_si128(x, _mm_set1_epi8(0x20));
-	letter = _mm_and_si128(_mm_cmpgt_epi8(lx, _mm_set1_epi8('a' - 1)),
-	                       _mm_cmplt_epi8(lx, _mm_set1_epi8('z' + 1)));
-	digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
-	                      _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+	letter = _mm_cmplt_epi8(_mm_add_epi8(lx, _mm_set1_epi8((char)(0x80 - 'a'))),
+	                        _mm_set1_epi8((char)(0x80 + 26)));
+	digit = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+	                       _mm_set1_epi8((char)(0x80 + 10)));
 	dash = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')),
 	                    _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
 	dot = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
@@ -804,7 +813,7 @@ static HOT_INLINE unsigned scan_block(const unsigned char *p, char *o, size_t i,
 static HOT_INLINE bool fast_name(const char *s, size_t n, char *o, struct name_scan *r)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, label = 0, prev = 0;
+	size_t i = 0, label = 0;
 	unsigned marks = 0;
 	for (;;) {
 		unsigned dots, count = scan_block(p, o, i, n, &dots);
@@ -812,7 +821,6 @@ static HOT_INLINE bool fast_name(const char *s, size_t n, char *o, struct name_s
 			size_t at = i + (unsigned)__builtin_ctz(dots);
 			if (!close_label(o, label, at, &marks))
 				return false;
-			prev = label;
 			label = at + 1;
 		}
 		i += count;
@@ -823,15 +831,16 @@ static HOT_INLINE bool fast_name(const char *s, size_t n, char *o, struct name_s
 		return false;
 	r->stop = i;
 	if (i == label && i > 0) {
-		/* One trailing dot: the name ends before it. */
-		r->len = i - 1;
-		r->last = prev;
+		/* One trailing dot: the name ends before it; its last label ends there too. */
+		r->len = --label;
+		while (label > 0 && o[label - 1] != '.')
+			label--;
 	} else {
 		if (!close_label(o, label, i, &marks))
 			return false;
 		r->len = i;
-		r->last = label;
 	}
+	r->last = label;
 	r->marks = marks;
 	return true;
 }
@@ -901,12 +910,11 @@ static HOT_INLINE int fast_host(const char *s, size_t n, bool port, struct pc_ho
 	return finish_name(out, &r, 0);
 }
 
+/* The arguments are checked: s and out are not NULL, n <= PC_HOST_INPUT_MAX, flags are known. */
 static HOT_INLINE int normalize(const char *s, size_t n, unsigned flags, struct pc_host *out)
 {
 	size_t stop;
 	int rc;
-	if (!s || !out || n > PC_HOST_INPUT_MAX || (flags & ~(unsigned)PC_HOST_GLOB))
-		return PC_EHOST;
 	trim(&s, &n);
 	if (n == 0)
 		return PC_EHOST;
@@ -944,20 +952,20 @@ static int refuse(struct pc_host *out)
 static bool overlaps(const char *in, size_t len, const struct pc_host *out)
 {
 	uintptr_t a = (uintptr_t)in, b = (uintptr_t)out;
-	return in && out && a < b + sizeof(*out) && b < a + len;
+	return a < b + sizeof(*out) && b < a + len; /* false for NULL: no object is at 0 */
 }
 
 static COLD int normalize_copy(const char *in, size_t len, unsigned flags, struct pc_host *out)
 {
 	char copy[PC_HOST_INPUT_MAX];
-	if (len > sizeof(copy))
-		return refuse(out);
 	memcpy(copy, in, len);
 	return pc_host_normalize(copy, len, flags, out);
 }
 
 int pc_host_normalize(const char *in, size_t len, unsigned flags, struct pc_host *out)
 {
+	if (!in || !out || len > PC_HOST_INPUT_MAX || (flags & ~(unsigned)PC_HOST_GLOB))
+		return refuse(out);
 	if (overlaps(in, len, out))
 		return normalize_copy(in, len, flags, out);
 	return normalize(in, len, flags, out) == 0 ? 0 : refuse(out);
@@ -968,33 +976,54 @@ int pc_host_normalize(const char *in, size_t len, unsigned flags, struct pc_host
 /* Decimal digits only (leading zeros accepted, as curl and browsers do), 1..65535. */
 static HOT_INLINE bool parse_port(const char *s, size_t n, uint16_t *port)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	const unsigned char *p = (const unsigned char *)s;
 	uint32_t v = 0;
-	if (n == 0)
-		return false;
-	/* Past the leading zeros, a valid port has at most five digits: no overflow below. */
-	while (end - p > 1 && *p == '0')
+	unsigned d;
+	/* Past its leading zeros, a valid port has 1..5 digits: no overflow below. */
+	while (n > 5 && *p == '0') {
 		p++;
-	if (end - p > 5)
-		return false;
-	do {
-		unsigned d = *p - (unsigned)'0';
-		if (d > 9)
+		n--;
+	}
+	switch (n) {
+	case 5:
+		if ((d = p[0] - (unsigned)'0') > 9)
+			return false;
+		v = d;
+		/* fallthrough */
+	case 4:
+		if ((d = p[n - 4] - (unsigned)'0') > 9)
 			return false;
 		v = v * 10 + d;
-	} while (++p != end);
+		/* fallthrough */
+	case 3:
+		if ((d = p[n - 3] - (unsigned)'0') > 9)
+			return false;
+		v = v * 10 + d;
+		/* fallthrough */
+	case 2:
+		if ((d = p[n - 2] - (unsigned)'0') > 9)
+			return false;
+		v = v * 10 + d;
+		/* fallthrough */
+	case 1:
+		if ((d = p[n - 1] - (unsigned)'0') > 9)
+			return false;
+		v = v * 10 + d;
+		break;
+	default:
+		return false; /* empty, or too long */
+	}
 	if (v - 1 > 65534) /* 0, or more than 65535 */
 		return false;
 	*port = (uint16_t)v;
 	return true;
 }
 
-static int authority(const char *s, size_t n, struct pc_host *host, uint16_t *port)
+/* The arguments are checked: none is NULL, n <= PC_HOST_INPUT_MAX; *port is 0. */
+static HOT_INLINE int authority(const char *s, size_t n, struct pc_host *host, uint16_t *port)
 {
 	size_t hlen;
 	const char *colon;
-	if (!s || !host || !port || n > PC_HOST_INPUT_MAX)
-		return PC_EHOST;
 	trim(&s, &n);
 	if (n == 0)
 		return PC_EHOST;
@@ -1030,25 +1059,23 @@ static int authority(const char *s, size_t n, struct pc_host *host, uint16_t *po
 static COLD int authority_copy(const char *in, size_t len, struct pc_host *host, uint16_t *port)
 {
 	char copy[PC_HOST_INPUT_MAX];
-	if (len > sizeof(copy)) {
-		if (port)
-			*port = 0;
-		return refuse(host);
-	}
 	memcpy(copy, in, len);
 	return pc_authority_parse(copy, len, host, port);
 }
 
 int pc_authority_parse(const char *in, size_t len, struct pc_host *host, uint16_t *port)
 {
+	if (!in || !host || !port || len > PC_HOST_INPUT_MAX) {
+		if (port)
+			*port = 0;
+		return refuse(host);
+	}
+	*port = 0;
 	if (overlaps(in, len, host))
 		return authority_copy(in, len, host, port);
-	if (port)
-		*port = 0;
 	if (authority(in, len, host, port) == 0)
 		return 0;
-	if (port)
-		*port = 0;
+	*port = 0;
 	return refuse(host);
 }
 
