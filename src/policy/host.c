@@ -952,7 +952,7 @@ static int refuse(struct pc_host *out)
 static bool overlaps(const char *in, size_t len, const struct pc_host *out)
 {
 	uintptr_t a = (uintptr_t)in, b = (uintptr_t)out;
-	return a < b + sizeof(*out) && b < a + len; /* false for NULL: no object is at 0 */
+	return a < b + sizeof(*out) && b < a + len;
 }
 
 static COLD int normalize_copy(const char *in, size_t len, unsigned flags, struct pc_host *out)
@@ -984,34 +984,13 @@ static HOT_INLINE bool parse_port(const char *s, size_t n, uint16_t *port)
 		p++;
 		n--;
 	}
-	switch (n) {
-	case 5:
-		if ((d = p[0] - (unsigned)'0') > 9)
-			return false;
-		v = d;
-		/* fallthrough */
-	case 4:
-		if ((d = p[n - 4] - (unsigned)'0') > 9)
-			return false;
-		v = v * 10 + d;
-		/* fallthrough */
-	case 3:
-		if ((d = p[n - 3] - (unsigned)'0') > 9)
-			return false;
-		v = v * 10 + d;
-		/* fallthrough */
-	case 2:
-		if ((d = p[n - 2] - (unsigned)'0') > 9)
-			return false;
-		v = v * 10 + d;
-		/* fallthrough */
-	case 1:
-		if ((d = p[n - 1] - (unsigned)'0') > 9)
-			return false;
-		v = v * 10 + d;
-		break;
-	default:
+	if (n - 1 > 4)
 		return false; /* empty, or too long */
+#pragma GCC unroll 5
+	for (size_t k = 0; k < n; k++) {
+		if ((d = p[k] - (unsigned)'0') > 9)
+			return false;
+		v = v * 10 + d;
 	}
 	if (v - 1 > 65534) /* 0, or more than 65535 */
 		return false;
