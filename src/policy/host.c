@@ -746,48 +746,70 @@ static int name_ascii(const char *s, size_t n, unsigned flags, struct pc_host *o
 	return classify_name(out, &r, flags);
 }
 
-/* Lowercases into o the label bytes (letters, digits, '-', '_') and dots at p[i, n) up to the
- * first other byte, looking at 16 bytes at most; returns how many there were, with the dots
- * among them marked in *dots (bit k for p[i + k]). With SSE2 (every x86-64) the 16 bytes are
- * classified at once: this is the innermost loop of the module. The vector version stores 16
- * whole bytes at o + max(0, min(i, n - 16)), so o must have room for max(n, 16) bytes. */
-static HOT_INLINE unsigned scan_block(const unsigned char *p, char *o, size_t i, size_t n,
-                                      unsigned *dots)
-{
 #if defined(__SSE2__)
-	char buf[16];
-	size_t at = i;
-	__m128i x, lx, letter, digit, dash, dot, ok;
-	unsigned valid, count;
-	if (n - i >= 16) {
-		x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-	} else if (n >= 16) {
-		/* The last bytes: the 16 that end at n, some of them seen already. */
-		at = n - 16;
-		x = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
-	} else {
-		copy_block(buf, (const char *)p, n); /* i is 0; the padding is no label byte */
-		x = _mm_loadu_si128((const __m128i *)(const void *)buf);
-	}
+/* The 16 bytes x: lowercased into o[0, 16); returns the mask of label bytes (letters, digits,
+ * '-', '_') and dots, with the dots in *dots (bit k for byte k). */
+static HOT_INLINE unsigned classify16(__m128i x, char *o, unsigned *dots)
+{
 	/* x | 0x20 is a lowercase letter exactly when x is a letter. A range is one signed
 	 * compare once its low end is moved to -128 (bytes >= 0x80 wrap to above it). */
-	lx = _mm_or_si128(x, _mm_set1_epi8(0x20));
-	letter = _mm_cmplt_epi8(_mm_add_epi8(lx, _mm_set1_epi8((char)(0x80 - 'a'))),
-	                        _mm_set1_epi8((char)(0x80 + 26)));
-	digit = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
-	                       _mm_set1_epi8((char)(0x80 + 10)));
-	dash = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')),
-	                    _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
-	dot = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
-	ok = _mm_or_si128(_mm_or_si128(letter, digit), _mm_or_si128(dash, dot));
-	_mm_storeu_si128((__m128i *)(void *)(o + at),
+	__m128i lx = _mm_or_si128(x, _mm_set1_epi8(0x20));
+	__m128i letter = _mm_cmplt_epi8(_mm_add_epi8(lx, _mm_set1_epi8((char)(0x80 - 'a'))),
+	                                _mm_set1_epi8((char)(0x80 + 26)));
+	__m128i digit = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+	                               _mm_set1_epi8((char)(0x80 + 10)));
+	__m128i dash = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')),
+	                            _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+	__m128i dot = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
+	_mm_storeu_si128((__m128i *)(void *)o,
 	                 _mm_or_si128(x, _mm_and_si128(letter, _mm_set1_epi8(0x20))));
-	valid = (unsigned)_mm_movemask_epi8(ok) >> (i - at);
-	count = (unsigned)__builtin_ctz(~valid); /* at most 16 - (i - at) */
-	*dots = ((unsigned)_mm_movemask_epi8(dot) >> (i - at)) & ((1u << count) - 1);
+	*dots = (unsigned)_mm_movemask_epi8(dot);
+	return (unsigned)_mm_movemask_epi8(
+	        _mm_or_si128(_mm_or_si128(letter, digit), _mm_or_si128(dash, dot)));
+}
+
+static HOT_INLINE __m128i load16(const void *p)
+{
+	return _mm_loadu_si128((const __m128i *)p);
+}
+#endif
+
+/* Lowercases into o the label bytes (letters, digits, '-', '_') and dots at p[i, n) up to the
+ * first other byte, looking at 32 bytes at most; returns how many there were, with the dots
+ * among them marked in *dots (bit k for p[i + k]). With SSE2 (every x86-64) 16 bytes at a time
+ * are classified at once: this is the innermost loop of the module. The vector version stores
+ * whole blocks of 16 bytes, the last one ending at max(n, 16), so o must have room for
+ * max(n, 16) bytes. */
+static HOT_INLINE unsigned scan_window(const unsigned char *p, char *o, size_t i, size_t n,
+                                       unsigned *dots)
+{
+#if defined(__SSE2__)
+	unsigned valid, d, more, count;
+	if (n - i >= 16) {
+		valid = classify16(load16(p + i), o + i, &d);
+		if (n - i >= 32) {
+			valid |= classify16(load16(p + i + 16), o + i + 16, &more) << 16;
+			d |= more << 16;
+		} else if (n - i > 16) {
+			/* The last bytes: the 16 that end at n, some of them seen already. */
+			unsigned seen = (unsigned)(i + 32 - n);
+			valid |= classify16(load16(p + n - 16), o + n - 16, &more) >> seen << 16;
+			d |= more >> seen << 16;
+		}
+	} else if (n >= 16) {
+		unsigned seen = (unsigned)(i + 16 - n);
+		valid = classify16(load16(p + n - 16), o + n - 16, &d) >> seen;
+		d >>= seen;
+	} else {
+		char buf[16];
+		copy_block(buf, (const char *)p, n); /* i is 0; the padding is no label byte */
+		valid = classify16(load16(buf), o, &d);
+	}
+	count = (unsigned)__builtin_ctzll(~(unsigned long long)valid); /* at most n - i */
+	*dots = d & (unsigned)((1ull << count) - 1);
 	return count;
 #else
-	size_t len = n - i < 16 ? n - i : 16;
+	size_t len = n - i < 32 ? n - i : 32;
 	unsigned count = 0, d = 0;
 	for (; count < len; count++) {
 		unsigned char c = p[i + count];
@@ -816,7 +838,7 @@ static HOT_INLINE bool fast_name(const char *s, size_t n, char *o, struct name_s
 	size_t i = 0, label = 0;
 	unsigned marks = 0;
 	for (;;) {
-		unsigned dots, count = scan_block(p, o, i, n, &dots);
+		unsigned dots, count = scan_window(p, o, i, n, &dots);
 		for (; dots != 0; dots &= dots - 1) {
 			size_t at = i + (unsigned)__builtin_ctz(dots);
 			if (!close_label(o, label, at, &marks))
@@ -824,7 +846,7 @@ static HOT_INLINE bool fast_name(const char *s, size_t n, char *o, struct name_s
 			label = at + 1;
 		}
 		i += count;
-		if (count < 16 || i == n)
+		if (count < 32 || i == n)
 			break;
 	}
 	if (i < n && p[i] != ':')
