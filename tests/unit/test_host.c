@@ -793,9 +793,45 @@ static const struct authority_case good_authorities[] = {
          "cher.example:443",
          "xn--bcher-kva.example", 443},
         {"localhost:3128", "localhost", 3128},
+        /* The dotted quad and the port have fast paths of their own. */
+        {"1.2.3.4", "1.2.3.4", 0},
+        {"0.0.0.0:1", "0.0.0.0", 1},
+        {"255.255.255.255:65535", "255.255.255.255", 65535},
+        {"100.200.250.199:8080", "100.200.250.199", 8080},
+        {"1.2.3.4.", "1.2.3.4", 0},
+        {"1.2.3.4.:81", "1.2.3.4", 81},
+        {"01.2.3.4:80", "1.2.3.4", 80},
+        {"1.2.3.010", "1.2.3.8", 0},
+        {"1.2.3.4:00080", "1.2.3.4", 80},
+        {"1.2.3.4:0000000000000000000080", "1.2.3.4", 80},
+        {"1.2.3.4:065535", "1.2.3.4", 65535},
+        {"1.2.3.4:00001", "1.2.3.4", 1},
+        {"example.com:9", "example.com", 9},
+        {"example.com:99", "example.com", 99},
+        {"example.com:999", "example.com", 999},
+        {"example.com:9999", "example.com", 9999},
+        {"example.com:10000", "example.com", 10000},
+        {"[::1]:65535", "::1", 65535},
 };
 
 static const char *const bad_authorities[] = {
+        "1.2.3.4:",
+        "1.2.3.4:0",
+        "1.2.3.4:00000",
+        "1.2.3.4:000000",
+        "1.2.3.4:65536",
+        "1.2.3.4:99999",
+        "1.2.3.4:100000",
+        "1.2.3.4:0100000",
+        "1.2.3.4:1a",
+        "1.2.3.4:a1",
+        "1.2.3.4:-1",
+        "1.2.3.4:+1",
+        "1.2.3.256",
+        "1.2.3.4.5",
+        "1.2.3.4 :80",
+        "1234.1.1.1",
+        "[1.2.3.4]",
         "",
         " ",
         ":",
@@ -993,6 +1029,239 @@ static void canonical_text_is_a_fixed_point(void **state)
 	}
 }
 
+/* The fast name path reads 16 bytes at a time: every name length up to the limit, with and
+ * without a port and a trailing dot, must come out as the general rules say. */
+static void names_of_every_length(void **state)
+{
+	static const char alphabet[] = "xYz0-1Q_a9BcD";
+	(void)state;
+	for (size_t len = 1; len <= PC_HOST_NAME_MAX + 2; len++) {
+		char in[PC_HOST_NAME_MAX + 16], want[PC_HOST_NAME_MAX + 16];
+		struct pc_host h;
+		uint16_t port;
+		int n;
+		/* Labels of six bytes; the last byte a letter, so the last label is no number. */
+		for (size_t j = 0; j < len; j++)
+			in[j] = (j % 7 == 6 && j != len - 1) ? '.' : alphabet[j % 13];
+		in[len - 1] = 'Z';
+		for (size_t j = 0; j < len; j++)
+			want[j] = (char)((in[j] >= 'A' && in[j] <= 'Z') ? in[j] | 0x20 : in[j]);
+		want[len] = '\0';
+		if (len > PC_HOST_NAME_MAX) {
+			expect_bad(in, len, 0);
+			n = snprintf(in + len, 8, ":80");
+			assert_int_equal(pc_authority_parse(in, len + (size_t)n, &h, &port),
+			                 PC_EHOST);
+			continue;
+		}
+		expect_good(in, len, 0, PC_HOST_NAME, want);
+		in[len] = '.';
+		expect_good(in, len + 1, 0, PC_HOST_NAME, want);
+		n = snprintf(in + len, 8, ":8080");
+		assert_int_equal(pc_authority_parse(in, len + (size_t)n, &h, &port), 0);
+		assert_string_equal(h.name, want);
+		assert_int_equal(port, 8080);
+		assert_int_equal(pc_authority_parse(in, len, &h, &port), 0);
+		assert_string_equal(h.name, want);
+		assert_int_equal(port, 0);
+	}
+}
+
+/* A label of 64 bytes is refused wherever it starts and ends relative to the 16-byte blocks;
+ * one of 63 is accepted. */
+static void label_limits_at_every_offset(void **state)
+{
+	(void)state;
+	for (size_t off = 1; off <= 40; off++) {
+		for (size_t label = 63; label <= 64; label++) {
+			char in[160], want[160];
+			struct pc_host h;
+			uint16_t port;
+			size_t n = 0;
+			memset(in, 'q', off);
+			n = off;
+			in[n++] = '.';
+			memset(in + n, 'A', label);
+			n += label;
+			memcpy(want, in, n);
+			for (size_t j = 0; j < n; j++)
+				want[j] = (char)(want[j] == 'A' ? 'a' : want[j]);
+			want[n] = '\0';
+			/* As the last label, then followed by another one, then with a port. */
+			if (label == 63)
+				expect_good(in, n, 0, PC_HOST_NAME, want);
+			else
+				expect_bad(in, n, 0);
+			memcpy(in + n, ".com:443", 8);
+			assert_int_equal(pc_host_normalize(in, n + 4, 0, &h),
+			                 label == 63 ? 0 : PC_EHOST);
+			assert_int_equal(pc_authority_parse(in, n + 8, &h, &port),
+			                 label == 63 ? 0 : PC_EHOST);
+		}
+	}
+}
+
+/* An empty label is refused wherever it falls; trailing dots (any number) are not labels. */
+static void empty_labels_at_every_offset(void **state)
+{
+	(void)state;
+	for (size_t off = 1; off <= 40; off++) {
+		char in[64], want[64];
+		struct pc_host h;
+		uint16_t port;
+		memset(in, 'e', off);
+		memcpy(want, in, off);
+		want[off] = '\0';
+		memcpy(in + off, "..com", 5);
+		expect_bad(in, off + 5, 0);
+		expect_good(in, off + 2, 0, PC_HOST_NAME, want);
+		expect_good(in, off + 1, 0, PC_HOST_NAME, want);
+		memcpy(in + off, "..:80", 5);
+		assert_int_equal(pc_authority_parse(in, off + 5, &h, &port), 0);
+		assert_string_equal(h.name, want);
+		assert_int_equal(port, 80);
+		memcpy(in + off, ".:80", 4);
+		assert_int_equal(pc_authority_parse(in, off + 4, &h, &port), 0);
+		assert_string_equal(h.name, want);
+		memmove(in + 1, in, off);
+		in[0] = '.';
+		expect_bad(in, off + 1, 0);
+	}
+}
+
+/* Our IPv6 text is what inet_ntop writes, for every shape of zero runs (each group zero or
+ * not), including the dotted tails of ::/96 and ::ffff:0:0/96. */
+static void ipv6_text_is_what_inet_ntop_writes(void **state)
+{
+	(void)state;
+	for (unsigned zeros = 0; zeros < 256; zeros++) {
+		for (unsigned fill = 0; fill < 3; fill++) {
+			char text[64], want[INET6_ADDRSTRLEN];
+			uint8_t a[16];
+			struct pc_host h;
+			int n = 0;
+			for (unsigned k = 0; k < 8; k++) {
+				unsigned w = (zeros >> k & 1) ? 0
+				             : fill == 0      ? k + 1
+				             : fill == 1      ? 0xabc0u + k
+				                              : (k == 5 ? 0xffffu : 0x100u * k + 1);
+				a[2 * k] = (uint8_t)(w >> 8);
+				a[2 * k + 1] = (uint8_t)w;
+				n += snprintf(text + n, sizeof(text) - (size_t)n, k ? ":%x" : "%x",
+				              w);
+			}
+			assert_non_null(inet_ntop(AF_INET6, a, want, sizeof(want)));
+			expect_good(text, (size_t)n, 0, PC_HOST_IPV6, want);
+			assert_int_equal(pc_host_normalize(text, (size_t)n, 0, &h), 0);
+			assert_memory_equal(&h.addr.in6.sin6_addr, a, 16);
+			assert_int_equal(pc_host_normalize(want, strlen(want), 0, &h), 0);
+			assert_memory_equal(&h.addr.in6.sin6_addr, a, 16);
+		}
+	}
+}
+
+/* One IPv6 parser decides; it must agree with inet_pton on every text, valid or not. */
+static void ipv6_parser_agrees_with_inet_pton(void **state)
+{
+	static const char *const texts[] = {
+	        "::",
+	        "::1",
+	        "1::",
+	        "1::2",
+	        "1:2:3:4:5:6:7:8",
+	        "1:2:3:4:5:6:7::",
+	        "::2:3:4:5:6:7:8",
+	        "1:2:3:4:5:6:7:8::",
+	        "::1:2:3:4:5:6:7:8",
+	        "1:2:3:4::5:6:7:8",
+	        "1:2:3:4:5:6:7",
+	        ":::",
+	        "1:::2",
+	        "1::2::3",
+	        ":1::",
+	        "1:",
+	        ":1",
+	        "1::2:",
+	        "12345::",
+	        "::12345",
+	        "01234::",
+	        "0000:0000:0000:0000:0000:0000:0000:0000",
+	        "fFfF:FFFF::",
+	        "::1.2.3.4",
+	        "::ffff:1.2.3.4",
+	        "::ffff:0.0.0.0",
+	        "1:2:3:4:5:6:1.2.3.4",
+	        "1:2:3:4:5:6:7:1.2.3.4",
+	        "1:2:3:4:5::1.2.3.4",
+	        "1::1.2.3.4",
+	        "::1.2.3",
+	        "::1.2.3.4.5",
+	        "::01.2.3.4",
+	        "::1.2.3.04",
+	        "::256.1.1.1",
+	        "::1.2.3.4:5",
+	        "1.2.3.4::",
+	        "::a.2.3.4",
+	        "::1234.2.3.4",
+	        "::.1.2.3",
+	        "::1..2.3",
+	        "::1.2.3.",
+	        "1:2:3:4:5:6:7:8:9",
+	        "::ffff:1.2.3.4.",
+	        "g::1",
+	        "::g",
+	        "1:2:3:4:5:6:7:8:",
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(texts); i++) {
+		uint8_t a[16];
+		struct pc_host h;
+		int pton = inet_pton(AF_INET6, texts[i], a);
+		int rc = pc_host_normalize(texts[i], strlen(texts[i]), 0, &h);
+		if ((rc == 0) != (pton == 1))
+			fail_msg("\"%s\": normalize %d, inet_pton %d", texts[i], rc, pton);
+		if (rc == 0)
+			assert_memory_equal(&h.addr.in6.sin6_addr, a, 16);
+	}
+}
+
+/* A host normalised in place (its text already in the struct the result goes to) comes out as
+ * if it were not: the fast paths write the result before they have decided. */
+static void normalised_in_place(void **state)
+{
+	static const char *const hosts[] = {
+	        "EXAMPLE.com",   "203.0.113.7",           "127.1", "FE80::1%25ETH0",
+	        "[2001:DB8::1]", "b\303\274cher.example", "a..b",  "XN--BCHER-KVA.example",
+	};
+	static const char *const authorities[] = {"EXAMPLE.com:8080", "1.2.3.4:1", "[::1]:2",
+	                                          "2001:db8::1:80", "a:0"};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(hosts); i++) {
+		for (size_t at = 0; at < 3; at++) {
+			struct pc_host want, h;
+			size_t n = strlen(hosts[i]);
+			int rc = pc_host_normalize(hosts[i], n, 0, &want);
+			memcpy(h.name + at, hosts[i], n);
+			assert_int_equal(pc_host_normalize(h.name + at, n, 0, &h), rc);
+			assert_int_equal(h.kind, want.kind);
+			assert_string_equal(h.name, want.name);
+			assert_string_equal(h.zone, want.zone);
+			assert_memory_equal(&h.addr, &want.addr, sizeof(h.addr));
+		}
+	}
+	for (size_t i = 0; i < ARRAY_LEN(authorities); i++) {
+		struct pc_host want, h;
+		uint16_t want_port, port;
+		size_t n = strlen(authorities[i]);
+		int rc = pc_authority_parse(authorities[i], n, &want, &want_port);
+		memcpy(h.name, authorities[i], n);
+		assert_int_equal(pc_authority_parse(h.name, n, &h, &port), rc);
+		assert_string_equal(h.name, want.name);
+		assert_memory_equal(&h.addr, &want.addr, sizeof(h.addr));
+		assert_int_equal(port, want_port);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1020,6 +1289,12 @@ int main(void)
 	        cmocka_unit_test(authority_limits),
 	        cmocka_unit_test(localhost_names),
 	        cmocka_unit_test(canonical_text_is_a_fixed_point),
+	        cmocka_unit_test(names_of_every_length),
+	        cmocka_unit_test(label_limits_at_every_offset),
+	        cmocka_unit_test(empty_labels_at_every_offset),
+	        cmocka_unit_test(ipv6_text_is_what_inet_ntop_writes),
+	        cmocka_unit_test(ipv6_parser_agrees_with_inet_pton),
+	        cmocka_unit_test(normalised_in_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
