@@ -7,9 +7,8 @@
  * (the dialer would resolve them); every other step runs as usual, denylist first.
  *
  * Pattern mix (allowlist; the denylist gets 1/10 as many of the same kinds):
- *   70% exact names, 20% suffix patterns (half "*.", half "**."), 5% in-label globs (about
- *   two under each domain),
- *   5% CIDR blocks (IPv4 /24 and IPv6 /48, alternating).
+ *   60% exact names, 20% suffix patterns (half "*.", half "**."), 5% in-label globs (about
+ *   two under each domain), 10% CIDR blocks (half IPv4 /24, half IPv6 /64).
  * Targets: half hit an allowlist pattern, half miss (names under unrelated domains, addresses
  * outside every block), drawn from a fixed pseudo-random sequence.
  *
@@ -43,13 +42,15 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-enum kind { EXACT, SUB, APEX, GLOB, CIDR };
+enum kind { EXACT, SUB, APEX, GLOB, CIDR4, CIDR6 };
 
-/* The kinds in a cycle of 20, arranged so that even 10 patterns hold one of each. */
-static const enum kind cycle[20] = {EXACT, SUB,   APEX,  GLOB,  CIDR,  EXACT, SUB,
+/* The kinds in a cycle of 20, arranged so that even 10 patterns hold one of each: 60% exact,
+ * 20% suffix, 5% glob, 10% CIDR (half IPv4, half IPv6). */
+static const enum kind cycle[20] = {EXACT, SUB,   APEX,  GLOB,  CIDR4, CIDR6, SUB,
 				    APEX,  EXACT, EXACT, EXACT, EXACT, EXACT, EXACT,
 				    EXACT, EXACT, EXACT, EXACT, EXACT, EXACT};
-#define CIDR_SLOT 4
+#define CIDR4_SLOT 4
+#define CIDR6_SLOT 5
 
 /* Globs live under their own domains, about two to a domain, as allowlists write them
  * ("region*.s3.example.com"); the matcher files them by that literal suffix. */
@@ -73,12 +74,11 @@ static void pattern_text(int i, char *buf, size_t size)
 	case GLOB:
 		snprintf(buf, size, "region%d-*.glob%d.example.io", i, glob_domain(i));
 		break;
-	case CIDR:
-		if ((i / 20) % 2 == 0)
-			snprintf(buf, size, "%d.%d.%d.0/24", 11 + (i >> 16) % 100, (i >> 8) & 255,
-				 i & 255);
-		else
-			snprintf(buf, size, "2001:db8:%x::/48", i & 0xffff);
+	case CIDR4:
+		snprintf(buf, size, "%d.%d.%d.0/24", 11 + (i >> 16) % 100, (i >> 8) & 255, i & 255);
+		break;
+	case CIDR6:
+		snprintf(buf, size, "2001:db8:%x:%x::/64", (i >> 16) & 0xffff, i & 0xffff);
 		break;
 	}
 }
@@ -102,9 +102,12 @@ static void name_target(int n_patterns, int k, char *buf, size_t size)
 	case GLOB:
 		snprintf(buf, size, "region%d-eu.glob%d.example.io", i, glob_domain(i));
 		break;
-	case CIDR:
-		/* CIDR patterns do not match names: take the exact pattern before it */
-		i--;
+	case CIDR4:
+	case CIDR6:
+		/* CIDR patterns do not match names: take an exact pattern of the cycle */
+		i = i / 20 * 20 + 8;
+		if (i >= n_patterns)
+			i = 0;
 		/* fallthrough */
 	case EXACT:
 		snprintf(buf, size, "svc%d.team%d.example.com", i, i % 97);
@@ -112,19 +115,23 @@ static void name_target(int n_patterns, int k, char *buf, size_t size)
 	}
 }
 
-/* An IP literal target: even k fall inside a CIDR pattern, odd k outside every one. */
+/* An IP literal target: even k fall inside a CIDR pattern (IPv4 and IPv6 by turns), odd k
+ * outside every one (also by turns). */
 static void literal_target(int n_patterns, int k, char *buf, size_t size)
 {
-	int i = (int)(rng() % (uint64_t)n_patterns) / 20 * 20 + CIDR_SLOT;
+	bool v6 = (k / 2) % 2 == 1;
+	int i = (int)(rng() % (uint64_t)n_patterns) / 20 * 20 + (v6 ? CIDR6_SLOT : CIDR4_SLOT);
 
 	if (i >= n_patterns)
 		i -= 20;
-	if (k % 2 == 1 || i < 0)
-		snprintf(buf, size, "%d.%d.%d.%d", 150 + k % 50, (k >> 8) & 255, k & 255, 7);
-	else if ((i / 20) % 2 == 0)
+	if (k % 2 == 1)
+		snprintf(buf, size, v6 ? "[2001:db9:%x::%x]" : "%d.%d.%d.7",
+			 v6 ? (unsigned)k : (unsigned)(150 + k % 50),
+			 v6 ? (unsigned)k : (unsigned)((k >> 8) & 255), (unsigned)(k & 255));
+	else if (!v6)
 		snprintf(buf, size, "%d.%d.%d.77", 11 + (i >> 16) % 100, (i >> 8) & 255, i & 255);
 	else
-		snprintf(buf, size, "[2001:db8:%x:1::5]", i & 0xffff);
+		snprintf(buf, size, "[2001:db8:%x:%x::5]", (i >> 16) & 0xffff, i & 0xffff);
 }
 
 static struct pc_policy *make_policy(int n)
