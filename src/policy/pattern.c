@@ -80,13 +80,31 @@ struct ftable {
 	uint16_t *ports;
 };
 
+/* IP literals and CIDR blocks, compiled: the key (family, prefix length, masked address as two
+ * words) sits in the slot itself with the port flags, so a lookup usually touches one line. */
+struct aslot {
+	uint64_t hi, lo; /* the masked address: IPv6 bytes 0-7 and 8-15; IPv4 in lo */
+	uint8_t used;
+	uint8_t family; /* 4 or 6 */
+	uint8_t plen;
+	uint8_t any;       /* bit 0: the literal on every port; bit 1: the block on every port */
+	uint8_t listed;    /* the same, for the ports listed at ports[0] / ports[1] */
+	uint32_t ports[2]; /* offsets in atable.ports of a count and sorted ports */
+};
+
+struct atable {
+	struct aslot *slots;
+	uint32_t mask;
+	uint16_t *ports;
+};
+
 struct pc_pattern_set {
 	size_t n_patterns;
 	unsigned flags;
 	struct table names; /* while building; key: name text */
 	struct table addrs; /* while building; key: family, prefix length, masked address */
 	struct ftable fnames;
-	struct ftable faddrs;
+	struct atable faddrs;
 	uint64_t v4_lens;   /* bit L: some IPv4 key has prefix length L (0..32) */
 	uint64_t v6_lens[3]; /* bit L: some IPv6 key has prefix length L (0..128) */
 	struct portset any;  /* "*" */
@@ -130,6 +148,42 @@ static inline uint64_t finish_hash(uint64_t h)
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	return h == 0 ? 1 : h;
+}
+
+static inline uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* An address as two words, masked to plen bits. */
+static inline void addr_words(int family, const uint8_t *addr, unsigned plen, uint64_t *hi,
+			      uint64_t *lo)
+{
+	if (family == 4) {
+		uint64_t v = (uint64_t)addr[0] << 24 | (uint64_t)addr[1] << 16 |
+			     (uint64_t)addr[2] << 8 | addr[3];
+		*hi = 0;
+		*lo = plen == 0 ? 0 : v & (0xffffffffULL << (32 - plen)) & 0xffffffffULL;
+		return;
+	}
+	*hi = load_be64(addr);
+	*lo = load_be64(addr + 8);
+	if (plen <= 64) {
+		*hi = plen == 0 ? 0 : *hi & (~0ULL << (64 - plen));
+		*lo = 0;
+	} else if (plen < 128) {
+		*lo &= ~0ULL << (128 - plen);
+	}
+}
+
+static inline uint64_t addr_hash(int family, unsigned plen, uint64_t hi, uint64_t lo)
+{
+	uint64_t h = hi * 0x9e3779b97f4a7c15ULL;
+	h ^= (lo + ((uint64_t)plen << 8 | (uint64_t)family)) * 0xc2b2ae3d27d4eb4fULL;
+	return finish_hash(h);
 }
 
 /* ---- tables ---- */
@@ -620,6 +674,72 @@ static int freeze(const struct table *t, struct ftable *f)
 	return 0;
 }
 
+/* Builds the compiled address table from a finished build-time table keyed by addr_key. */
+static int freeze_addrs(const struct table *t, struct atable *a)
+{
+	size_t n = 0, nports = 1, cap = 2, poff = 1;
+
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct entry *e = &t->slots[i];
+		if (e->hash == 0)
+			continue;
+		n++;
+		for (int r = 0; r < ROLE_COUNT; r++)
+			if (!e->roles[r].any && e->roles[r].n > 0)
+				nports += 1 + e->roles[r].n;
+	}
+	while (cap < 2 * n)
+		cap *= 2;
+	if (cap > UINT32_MAX || nports >= UINT32_MAX)
+		return -ENOMEM;
+	a->slots = calloc(cap, sizeof(*a->slots));
+	a->ports = malloc(nports * sizeof(*a->ports));
+	if (a->slots == NULL || a->ports == NULL)
+		return -ENOMEM;
+	a->mask = (uint32_t)(cap - 1);
+	a->ports[0] = 0;
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct entry *e = &t->slots[i];
+		const unsigned char *k = (const unsigned char *)e->key;
+		static const enum role roles[2] = {ROLE_EXACT, ROLE_CIDR};
+		struct aslot *sl;
+		uint64_t hi, lo;
+		uint32_t j;
+
+		if (e->hash == 0)
+			continue;
+		addr_words(k[0], k + 2, k[1], &hi, &lo);
+		for (j = (uint32_t)addr_hash(k[0], k[1], hi, lo) & a->mask; a->slots[j].used;
+		     j = (j + 1) & a->mask)
+			;
+		sl = &a->slots[j];
+		sl->used = 1;
+		sl->family = k[0];
+		sl->plen = k[1];
+		sl->hi = hi;
+		sl->lo = lo;
+		for (int r = 0; r < 2; r++) {
+			const struct portset *ps = &e->roles[roles[r]];
+			if (ps->any) {
+				sl->any |= (uint8_t)(1u << r);
+			} else if (ps->n > 0) {
+				sl->listed |= (uint8_t)(1u << r);
+				sl->ports[r] = (uint32_t)poff;
+				a->ports[poff++] = (uint16_t)ps->n;
+				memcpy(a->ports + poff, ps->ports, ps->n * sizeof(*ps->ports));
+				poff += ps->n;
+			}
+		}
+	}
+	return 0;
+}
+
+static void atable_free(struct atable *a)
+{
+	free(a->slots);
+	free(a->ports);
+}
+
 static void ftable_free(struct ftable *f)
 {
 	free(f->slots);
@@ -634,7 +754,7 @@ void pc_pattern_set_free(struct pc_pattern_set *set)
 	table_free(&set->names);
 	table_free(&set->addrs);
 	ftable_free(&set->fnames);
-	ftable_free(&set->faddrs);
+	atable_free(&set->faddrs);
 	portset_free(&set->any);
 	for (size_t i = 0; i < set->n_globs; i++) {
 		free(set->globs[i].labels);
@@ -684,7 +804,7 @@ int pc_pattern_set_build(const char *const *patterns, size_t n, unsigned flags,
 		portset_finish(&set->globs[i].ports);
 	rc = freeze(&set->names, &set->fnames);
 	if (rc == 0)
-		rc = freeze(&set->addrs, &set->faddrs);
+		rc = freeze_addrs(&set->addrs, &set->faddrs);
 	if (rc < 0)
 		goto fail;
 	table_free(&set->names);
@@ -871,10 +991,31 @@ static enum pc_match match_name(const struct pc_pattern_set *set, const struct p
 	return wildcard ? PC_MATCH_WILDCARD : PC_MATCH_NONE;
 }
 
+static inline const struct aslot *atable_find(const struct atable *a, int family, unsigned plen,
+					      uint64_t hi, uint64_t lo)
+{
+	for (uint32_t i = (uint32_t)addr_hash(family, plen, hi, lo) & a->mask;;
+	     i = (i + 1) & a->mask) {
+		const struct aslot *s = &a->slots[i];
+		if (!s->used)
+			return NULL;
+		if (s->lo == lo && s->hi == hi && s->plen == plen && s->family == family)
+			return s;
+	}
+}
+
+/* bit r of the slot: 0 the literal, 1 the block */
+static inline bool aslot_has(const struct atable *a, const struct aslot *s, int r, uint16_t port)
+{
+	if (s->any & (1u << r))
+		return true;
+	return (s->listed & (1u << r)) && ports_has(a->ports + s->ports[r], port);
+}
+
 static enum pc_match match_ip(const struct pc_pattern_set *set, int family, const uint8_t *addr,
 			      uint16_t port)
 {
-	const struct ftable *f = &set->faddrs;
+	const struct atable *a = &set->faddrs;
 	unsigned max = family == 4 ? 32 : 128;
 	enum pc_match best = PC_MATCH_NONE;
 
@@ -883,18 +1024,17 @@ static enum pc_match match_ip(const struct pc_pattern_set *set, int family, cons
 
 		while (bits != 0) {
 			unsigned plen = w * 64 + (unsigned)__builtin_ctzll(bits);
-			unsigned char key[18];
-			size_t klen;
-			const struct fentry *e;
+			const struct aslot *s;
+			uint64_t hi, lo;
 
 			bits &= bits - 1;
-			klen = addr_key(family, plen, addr, key);
-			e = ftable_find(f, finish_hash(hash_bytes(key, klen)), key, klen);
-			if (e == NULL)
+			addr_words(family, addr, plen, &hi, &lo);
+			s = atable_find(a, family, plen, hi, lo);
+			if (s == NULL)
 				continue;
-			if (plen == max && fentry_has(f, e, ROLE_EXACT, port))
+			if (plen == max && aslot_has(a, s, 0, port))
 				return PC_MATCH_EXACT;
-			if (fentry_has(f, e, ROLE_CIDR, port))
+			if (aslot_has(a, s, 1, port))
 				best = PC_MATCH_WILDCARD;
 		}
 	}
