@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "fuzz_check.h"
 #include "policy/pattern.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -44,21 +45,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned flags = 0; flags < 4; flags++) {
 		rc = pc_pattern_set_build((const char *const *)lines, n, flags, &set, &err);
 		if (rc == PC_EPATTERN) {
-			if (err.index >= n || strstr(err.msg, "invalid pattern") == NULL)
-				abort();
+			CHECK(err.index < n && strstr(err.msg, "invalid pattern") != NULL);
 			continue;
 		}
 		if (rc < 0)
 			continue;
-		if (pc_pattern_set_size(set) != n)
-			abort();
+		CHECK(pc_pattern_set_size(set) == n);
 		for (size_t i = 0; i < n; i++) {
 			/* a plain name or literal pattern names its own host */
 			struct pc_host h;
 			if (strpbrk(lines[i], "*?/:[ \t") == NULL &&
-			    pc_host_normalize(lines[i], strlen(lines[i]), 0, &h) == 0 &&
-			    pc_pattern_set_match(set, &h, 443) != PC_MATCH_EXACT)
-				abort();
+			    pc_host_normalize(lines[i], strlen(lines[i]), 0, &h) == 0)
+				CHECK(pc_pattern_set_match(set, &h, 443) == PC_MATCH_EXACT);
 		}
 		for (size_t i = 0; i < nh; i++) {
 			struct pc_host h;

@@ -15,16 +15,9 @@
 
 #include "core/error.h"
 #include "socks/wire.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* What the reply header says is what was parsed; a zone id has no place in a header, so a
  * zoned IPv6 host comes back as its bare address. */

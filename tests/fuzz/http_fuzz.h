@@ -14,12 +14,7 @@
 
 #include "core/error.h"
 #include "http/parse.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
+#include "fuzz_check.h"
 
 #define FUZZ_SLOTS 64
 
