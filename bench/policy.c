@@ -50,8 +50,8 @@ enum kind { EXACT, SUB, APEX, GLOB, CIDR4, CIDR6 };
 /* The kinds in a cycle of 20, arranged so that even 10 patterns hold one of each: 60% exact,
  * 20% suffix, 5% glob, 10% CIDR (half IPv4, half IPv6). */
 static const enum kind cycle[20] = {EXACT, SUB,   APEX,  GLOB,  CIDR4, CIDR6, SUB,
-				    APEX,  EXACT, EXACT, EXACT, EXACT, EXACT, EXACT,
-				    EXACT, EXACT, EXACT, EXACT, EXACT, EXACT};
+                                    APEX,  EXACT, EXACT, EXACT, EXACT, EXACT, EXACT,
+                                    EXACT, EXACT, EXACT, EXACT, EXACT, EXACT};
 #define CIDR4_SLOT 4
 #define CIDR6_SLOT 5
 
@@ -129,8 +129,8 @@ static void literal_target(int n_patterns, int k, char *buf, size_t size)
 		i -= 20;
 	if (k % 2 == 1)
 		snprintf(buf, size, v6 ? "[2001:db9:%x::%x]" : "%d.%d.%d.7",
-			 v6 ? (unsigned)k : (unsigned)(150 + k % 50),
-			 v6 ? (unsigned)k : (unsigned)((k >> 8) & 255), (unsigned)(k & 255));
+		         v6 ? (unsigned)k : (unsigned)(150 + k % 50),
+		         v6 ? (unsigned)k : (unsigned)((k >> 8) & 255), (unsigned)(k & 255));
 	else if (!v6)
 		snprintf(buf, size, "%d.%d.%d.77", 11 + (i >> 16) % 100, (i >> 8) & 255, i & 255);
 	else
@@ -186,7 +186,7 @@ struct target {
 static long passes; /* > 0: a fixed number of passes instead of a duration */
 
 static struct row run(struct pc_policy *p, struct target *targets, int n_targets, bool parse,
-		      double seconds)
+                      double seconds)
 {
 	struct row r = {0, 0};
 	long done = 0;
@@ -200,7 +200,7 @@ static struct row run(struct pc_policy *p, struct target *targets, int n_targets
 			if (parse) {
 				uint16_t port = 0;
 				req->host_ok = pc_authority_parse(targets[k].text, targets[k].len,
-								  &req->host, &port) == 0;
+				                                  &req->host, &port) == 0;
 			}
 			pc_policy_evaluate(p, req, &d);
 			r.allowed += d.verdict == PC_VERDICT_ALLOW;

@@ -58,7 +58,7 @@ typedef void (*portcullis_block_fn)(void *data, const struct portcullis_block *b
  * kernel-chosen ports. On failure returns a negative code and, if err is not NULL, a one-line
  * reason ("FILE:LINE:COL: message" for configuration errors). */
 int portcullis_new(const struct portcullis_options *options, struct portcullis **out, char *err,
-		   size_t err_size);
+                   size_t err_size);
 
 /* The listeners as "127.0.0.1:PORT"; the SOCKS5 one is -ENOENT when there is none. */
 int portcullis_http_address(const struct portcullis *p, char *buf, size_t size);

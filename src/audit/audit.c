@@ -24,9 +24,9 @@ struct summary_entry {
 };
 
 struct pc_audit {
-	int fd;        /* -1: no log */
-	bool owns_fd;  /* a file we opened (not stderr) */
-	bool failed;   /* a write failed; reported once */
+	int fd;       /* -1: no log */
+	bool owns_fd; /* a file we opened (not stderr) */
+	bool failed;  /* a write failed; reported once */
 	uint64_t total;
 	struct pc_block ring[PC_AUDIT_RING];
 	size_t ring_next, ring_len;
@@ -70,7 +70,7 @@ int pc_audit_new(const char *path, struct pc_audit **out)
 		rc = make_parents(path);
 		if (rc == 0) {
 			a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-				     0600);
+			             0600);
 			rc = a->fd < 0 ? -errno : 0;
 		}
 		if (rc < 0) {
@@ -111,8 +111,8 @@ static void format_client(const struct sockaddr *sa, char *buf, size_t size)
 }
 
 void pc_block_fill(struct pc_block *b, const struct pc_request *req, const char *raw_host,
-		   size_t raw_len, const struct pc_decision *d, const struct sockaddr *client,
-		   enum pc_mode mode)
+                   size_t raw_len, const struct pc_decision *d, const struct sockaddr *client,
+                   enum pc_mode mode)
 {
 	memset(b, 0, sizeof(*b));
 	if (req->host_ok) {
@@ -152,8 +152,8 @@ int pc_audit_format(const struct pc_block *b, char *buf, size_t size)
 
 	gmtime_r(&secs, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(b->ts_ms % 1000));
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (int)(b->ts_ms % 1000));
 	json_object_set_new(o, "ts", json_string(ts));
 	json_object_set_new(o, "host", string_or_null(b->host));
 	json_object_set_new(o, "port", json_integer(b->port));
@@ -163,7 +163,8 @@ int pc_audit_format(const struct pc_block *b, char *buf, size_t size)
 	json_object_set_new(o, "source", string_or_null(pc_source_name(b->source)));
 	json_object_set_new(o, "method", string_or_null(b->method));
 	json_object_set_new(o, "client", string_or_null(b->client));
-	json_object_set_new(o, "mode", json_string(b->mode == PC_MODE_LIMITED ? "limited" : "full"));
+	json_object_set_new(o, "mode",
+	                    json_string(b->mode == PC_MODE_LIMITED ? "limited" : "full"));
 	n = json_dumpb(o, buf, size, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (n == 0 || n + 1 >= size)
@@ -272,9 +273,9 @@ void pc_audit_write_summary(const struct pc_audit *a, FILE *f)
 		d.reason = e->reason;
 		d.dns = e->dns;
 		fprintf(f, "blocked: %s%s%s:%u x%llu (%s)\n", v6 ? "[" : "", e->host, v6 ? "]" : "",
-			e->port, (unsigned long long)e->count, pc_decision_summary(&d));
+		        e->port, (unsigned long long)e->count, pc_decision_summary(&d));
 	}
 	if (a->summary_dropped > 0)
 		fprintf(f, "blocked: %llu more blocks to other destinations\n",
-			(unsigned long long)a->summary_dropped);
+		        (unsigned long long)a->summary_dropped);
 }

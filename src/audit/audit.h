@@ -23,7 +23,7 @@ struct pc_block {
 	enum pc_reason reason;
 	enum pc_source source;
 	enum pc_dns_outcome dns;
-	char method[24];             /* "" for tunnels and SOCKS */
+	char method[24];                 /* "" for tunnels and SOCKS */
 	char client[PC_ADDR_STRLEN + 8]; /* "ip:port" or "[ip]:port" of the client */
 	enum pc_mode mode;
 };
@@ -43,8 +43,8 @@ void pc_audit_record(struct pc_audit *a, const struct pc_block *b);
  * text as the client sent it, used when it could not be normalised (non-printable bytes become
  * '?'). client may be NULL. */
 void pc_block_fill(struct pc_block *b, const struct pc_request *req, const char *raw_host,
-		   size_t raw_len, const struct pc_decision *d, const struct sockaddr *client,
-		   enum pc_mode mode);
+                   size_t raw_len, const struct pc_decision *d, const struct sockaddr *client,
+                   enum pc_mode mode);
 
 /* Formats b as one JSON object followed by '\n'. Returns the length, or -ENOSPC. */
 int pc_audit_format(const struct pc_block *b, char *buf, size_t size);

@@ -19,17 +19,17 @@ enum {
 };
 
 static const char check_help[] =
-	"usage: portcullis check [OPTIONS] TARGET\n"
-	"\n"
-	"Decides whether TARGET may be reached, without sending any traffic to it.\n"
-	"TARGET is a URL (http://, https://, ws://, wss://), host:port, or a host.\n"
-	"Prints one JSON object on stdout and a line for people on stderr.\n"
-	"Exit status: 0 allow, 1 deny or ask, 2 usage or configuration error.\n"
-	"\n"
-	"options:\n"
-	"  --method M        the HTTP method (default GET; CONNECT for https_connect)\n"
-	"  --protocol P      http, https_connect, https, socks5_tcp or socks5_udp\n"
-	"                    (default: from the URL scheme; http without one)\n" PC_CLI_SHARED_HELP;
+        "usage: portcullis check [OPTIONS] TARGET\n"
+        "\n"
+        "Decides whether TARGET may be reached, without sending any traffic to it.\n"
+        "TARGET is a URL (http://, https://, ws://, wss://), host:port, or a host.\n"
+        "Prints one JSON object on stdout and a line for people on stderr.\n"
+        "Exit status: 0 allow, 1 deny or ask, 2 usage or configuration error.\n"
+        "\n"
+        "options:\n"
+        "  --method M        the HTTP method (default GET; CONNECT for https_connect)\n"
+        "  --protocol P      http, https_connect, https, socks5_tcp or socks5_udp\n"
+        "                    (default: from the URL scheme; http without one)\n" PC_CLI_SHARED_HELP;
 
 struct scheme {
 	const char *name;
@@ -38,10 +38,10 @@ struct scheme {
 };
 
 static const struct scheme schemes[] = {
-	{"http", PC_PROTO_HTTP, 80},
-	{"ws", PC_PROTO_HTTP, 80},
-	{"https", PC_PROTO_HTTPS_CONNECT, 443},
-	{"wss", PC_PROTO_HTTPS_CONNECT, 443},
+        {"http", PC_PROTO_HTTP, 80},
+        {"ws", PC_PROTO_HTTP, 80},
+        {"https", PC_PROTO_HTTPS_CONNECT, 443},
+        {"wss", PC_PROTO_HTTPS_CONNECT, 443},
 };
 
 static bool protocol_from_name(const char *name, enum pc_protocol *out)
@@ -60,7 +60,7 @@ static bool protocol_from_name(const char *name, enum pc_protocol *out)
  * parser rightly refuses on the wire; the authority still goes through pc_authority_parse,
  * the one place host text becomes a host. */
 static int split_target(const char *target, enum pc_protocol *proto, uint16_t *default_port,
-			const char **auth, size_t *auth_len)
+                        const char **auth, size_t *auth_len)
 {
 	const char *sep = strstr(target, "://");
 
@@ -71,7 +71,8 @@ static int split_target(const char *target, enum pc_protocol *proto, uint16_t *d
 		const struct scheme *sc = NULL;
 		size_t n = (size_t)(sep - target);
 		for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-			if (strlen(schemes[i].name) == n && strncasecmp(target, schemes[i].name, n) == 0)
+			if (strlen(schemes[i].name) == n &&
+			    strncasecmp(target, schemes[i].name, n) == 0)
 				sc = &schemes[i];
 		if (sc == NULL)
 			return PC_EPARSE;
@@ -111,7 +112,7 @@ static int decide_with_resolver(struct pc_policy *policy, struct check *c)
 
 	for (size_t i = 0; i < s->dns_servers.len; i++) {
 		int n = snprintf(servers + off, sizeof(servers) - off, "%s%s", i ? "," : "",
-				 s->dns_servers.items[i]);
+		                 s->dns_servers.items[i]);
 		if (n < 0 || (size_t)n >= sizeof(servers) - off) {
 			pc_cli_error("dns_servers: too many servers");
 			return PC_ECONFIG;
@@ -155,10 +156,10 @@ static void print_result(const struct check *c)
 	if (c->req.host_ok)
 		snprintf(host, sizeof(host), "%s", c->req.host.name);
 	else
-		snprintf(host, sizeof(host), "%.*s", (int)(c->raw_host_len > PC_HOST_NAME_MAX
-								   ? PC_HOST_NAME_MAX
-								   : c->raw_host_len),
-			 c->raw_host);
+		snprintf(host, sizeof(host), "%.*s",
+		         (int)(c->raw_host_len > PC_HOST_NAME_MAX ? PC_HOST_NAME_MAX
+		                                                  : c->raw_host_len),
+		         c->raw_host);
 	for (unsigned i = 0; i < d->addrs.n; i++) {
 		char a[PC_ADDR_STRLEN];
 		if (pc_addr_format(&d->addrs.addrs[i].sa, a, sizeof(a)) >= 0)
@@ -180,22 +181,22 @@ static void print_result(const struct check *c)
 
 	if (d->verdict == PC_VERDICT_ALLOW) {
 		fprintf(stderr, "allow: %s:%u (%s)%s\n", host, c->req.port,
-			pc_protocol_name(c->req.protocol),
-			d->resolve_at_dial ? ", resolved when dialled" : "");
+		        pc_protocol_name(c->req.protocol),
+		        d->resolve_at_dial ? ", resolved when dialled" : "");
 	} else {
 		fprintf(stderr, "%s: %s:%u (%s): %s [%s, %s]\n", pc_verdict_name(d->verdict), host,
-			c->req.port, pc_protocol_name(c->req.protocol), pc_decision_summary(d),
-			reason, source);
+		        c->req.port, pc_protocol_name(c->req.protocol), pc_decision_summary(d),
+		        reason, source);
 	}
 }
 
 int pc_cmd_check(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"method", required_argument, NULL, OPT_METHOD},
-		{"protocol", required_argument, NULL, OPT_PROTOCOL},
-		PC_CLI_SHARED_OPTIONS,
-		{NULL, 0, NULL, 0},
+	        {"method", required_argument, NULL, OPT_METHOD},
+	        {"protocol", required_argument, NULL, OPT_PROTOCOL},
+	        PC_CLI_SHARED_OPTIONS,
+	        {NULL, 0, NULL, 0},
 	};
 	struct pc_cli cli;
 	struct pc_policy *policy = NULL;
@@ -253,9 +254,9 @@ int pc_cmd_check(int argc, char **argv)
 		goto out;
 
 	c.req.protocol = proto;
-	c.req.method = method != NULL ? method
-		       : proto == PC_PROTO_HTTP || proto == PC_PROTO_HTTPS ? "GET"
-		       : NULL;
+	c.req.method = method != NULL                                      ? method
+	               : proto == PC_PROTO_HTTP || proto == PC_PROTO_HTTPS ? "GET"
+	                                                                   : NULL;
 	c.raw_host = auth;
 	c.raw_host_len = auth_len;
 	c.req.host_ok = pc_authority_parse(auth, auth_len, &c.req.host, &port) == 0;

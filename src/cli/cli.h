@@ -21,20 +21,22 @@ enum {
 
 #define PC_CLI_SHARED_OPTIONS                                                                      \
 	{"config", required_argument, NULL, PC_OPT_CONFIG},                                        \
-		{"allow", required_argument, NULL, PC_OPT_ALLOW},                                  \
-		{"deny", required_argument, NULL, PC_OPT_DENY},                                    \
-		{"allow-local", no_argument, NULL, PC_OPT_ALLOW_LOCAL},                            \
-		{"limited", no_argument, NULL, PC_OPT_LIMITED},                                    \
-		{"help", no_argument, NULL, PC_OPT_HELP}
+	        {"allow", required_argument, NULL, PC_OPT_ALLOW},                                  \
+	        {"deny", required_argument, NULL, PC_OPT_DENY},                                    \
+	        {"allow-local", no_argument, NULL, PC_OPT_ALLOW_LOCAL},                            \
+	        {"limited", no_argument, NULL, PC_OPT_LIMITED},                                    \
+	{                                                                                          \
+		"help", no_argument, NULL, PC_OPT_HELP                                             \
+	}
 
 #define PC_CLI_SHARED_HELP                                                                         \
-	"  --config FILE     configuration file (else $PORTCULLIS_CONFIG,\n"                    \
-	"                    $XDG_CONFIG_HOME/portcullis/config.toml,\n"                         \
-	"                    /etc/portcullis/config.toml, the embedded default)\n"               \
-	"  --allow PATTERN   add to allowed_domains (repeatable)\n"                              \
-	"  --deny PATTERN    add to denied_domains (repeatable)\n"                               \
-	"  --allow-local     allow_local_binding = true\n"                                       \
-	"  --limited         mode = \"limited\" (GET, HEAD, OPTIONS only)\n"                     \
+	"  --config FILE     configuration file (else $PORTCULLIS_CONFIG,\n"                       \
+	"                    $XDG_CONFIG_HOME/portcullis/config.toml,\n"                           \
+	"                    /etc/portcullis/config.toml, the embedded default)\n"                 \
+	"  --allow PATTERN   add to allowed_domains (repeatable)\n"                                \
+	"  --deny PATTERN    add to denied_domains (repeatable)\n"                                 \
+	"  --allow-local     allow_local_binding = true\n"                                         \
+	"  --limited         mode = \"limited\" (GET, HEAD, OPTIONS only)\n"                       \
 	"  --help            this text\n"
 
 /* The shared flags collected while parsing. */

@@ -15,17 +15,17 @@ enum {
 };
 
 static const char env_help[] =
-	"usage: portcullis env [OPTIONS]\n"
-	"\n"
-	"Prints the proxy variables a command gets, one KEY=VALUE a line, for the listeners of\n"
-	"portcullis serve (proxy_url / socks_url), e.g.  eval \"$(portcullis env | sed "
-	"'s/^/export /')\"\n"
-	"\n"
-	"options:\n"
-	"  --http ADDR       the HTTP listener to name (default: proxy_url)\n"
-	"  --socks ADDR      the SOCKS5 listener to name (default: socks_url)\n"
-	"  --no-socks        as if SOCKS5 were off\n"
-	"  --isolate         as run --isolate would set them\n" PC_CLI_SHARED_HELP;
+        "usage: portcullis env [OPTIONS]\n"
+        "\n"
+        "Prints the proxy variables a command gets, one KEY=VALUE a line, for the listeners of\n"
+        "portcullis serve (proxy_url / socks_url), e.g.  eval \"$(portcullis env | sed "
+        "'s/^/export /')\"\n"
+        "\n"
+        "options:\n"
+        "  --http ADDR       the HTTP listener to name (default: proxy_url)\n"
+        "  --socks ADDR      the SOCKS5 listener to name (default: socks_url)\n"
+        "  --no-socks        as if SOCKS5 were off\n"
+        "  --isolate         as run --isolate would set them\n" PC_CLI_SHARED_HELP;
 
 static int port_of(const char *text, uint16_t *port)
 {
@@ -40,12 +40,12 @@ static int port_of(const char *text, uint16_t *port)
 int pc_cmd_env(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"http", required_argument, NULL, OPT_HTTP},
-		{"socks", required_argument, NULL, OPT_SOCKS},
-		{"no-socks", no_argument, NULL, OPT_NO_SOCKS},
-		{"isolate", no_argument, NULL, OPT_ISOLATE},
-		PC_CLI_SHARED_OPTIONS,
-		{NULL, 0, NULL, 0},
+	        {"http", required_argument, NULL, OPT_HTTP},
+	        {"socks", required_argument, NULL, OPT_SOCKS},
+	        {"no-socks", no_argument, NULL, OPT_NO_SOCKS},
+	        {"isolate", no_argument, NULL, OPT_ISOLATE},
+	        PC_CLI_SHARED_OPTIONS,
+	        {NULL, 0, NULL, 0},
 	};
 	struct pc_cli cli;
 	struct pc_policy *policy = NULL;
@@ -104,7 +104,7 @@ int pc_cmd_env(int argc, char **argv)
 		goto out;
 	}
 	pc_run_print_env(stdout, http_port, no_socks || !s->enable_socks5 ? 0 : socks_port,
-			 s->allow_local_binding, isolate);
+	                 s->allow_local_binding, isolate);
 	status = 0;
 out:
 	pc_policy_unref(policy);

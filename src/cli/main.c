@@ -5,15 +5,15 @@
 #include "core/log.h"
 
 static const char usage_text[] =
-	"usage: portcullis COMMAND [OPTIONS]\n"
-	"\n"
-	"commands:\n"
-	"  run -- CMD     run CMD with its network going through a private proxy\n"
-	"  serve          run the proxy (HTTP 127.0.0.1:3128, SOCKS5 :8081) until SIGTERM\n"
-	"  env            print the proxy variables a command gets\n"
-	"  check TARGET   decide one destination without traffic (URL, host:port or host)\n"
-	"\n"
-	"Run 'portcullis COMMAND --help' for a command's options.\n";
+        "usage: portcullis COMMAND [OPTIONS]\n"
+        "\n"
+        "commands:\n"
+        "  run -- CMD     run CMD with its network going through a private proxy\n"
+        "  serve          run the proxy (HTTP 127.0.0.1:3128, SOCKS5 :8081) until SIGTERM\n"
+        "  env            print the proxy variables a command gets\n"
+        "  check TARGET   decide one destination without traffic (URL, host:port or host)\n"
+        "\n"
+        "Run 'portcullis COMMAND --help' for a command's options.\n";
 
 struct command {
 	const char *name;
@@ -21,10 +21,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"run", pc_cmd_run},
-	{"serve", pc_cmd_serve},
-	{"env", pc_cmd_env},
-	{"check", pc_cmd_check},
+        {"run", pc_cmd_run},
+        {"serve", pc_cmd_serve},
+        {"env", pc_cmd_env},
+        {"check", pc_cmd_check},
 };
 
 int main(int argc, char **argv)

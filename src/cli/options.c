@@ -84,5 +84,5 @@ void pc_cli_bad_option(const char *cmd, char **argv)
 		pc_cli_error("%s: unknown or incomplete option '-%c' (try --help)", cmd, optopt);
 	else
 		pc_cli_error("%s: unknown or incomplete option '%s' (try --help)", cmd,
-			     argv[optind - 1]);
+		             argv[optind - 1]);
 }

@@ -13,31 +13,30 @@ enum {
 };
 
 static const char run_help[] =
-	"usage: portcullis run [OPTIONS] -- CMD [ARGS...]\n"
-	"\n"
-	"Runs CMD with every outbound connection going through a private portcullis proxy on\n"
-	"loopback ports reserved for it. Blocked destinations are summarised on stderr at exit;\n"
-	"the exit status is CMD's (128+N when a signal N killed it).\n"
-	"\n"
-	"options:\n"
-	"  --isolate         run CMD in its own user, network and mount namespaces, where the\n"
-	"                    proxy is its only way out (Linux); fails rather than run unisolated\n"
-	"  --no-socks        no SOCKS5 listener (ALL_PROXY then names the HTTP proxy)\n"
-	"  --quiet           no summary of blocked destinations at exit\n"
-	"  --verbose         log what the proxy does\n" PC_CLI_SHARED_HELP
-	"\n"
-	"exit status: CMD's; 2 usage or configuration error; 125 isolation unavailable;\n"
-	"127 CMD cannot be executed.\n";
+        "usage: portcullis run [OPTIONS] -- CMD [ARGS...]\n"
+        "\n"
+        "Runs CMD with every outbound connection going through a private portcullis proxy on\n"
+        "loopback ports reserved for it. Blocked destinations are summarised on stderr at exit;\n"
+        "the exit status is CMD's (128+N when a signal N killed it).\n"
+        "\n"
+        "options:\n"
+        "  --isolate         run CMD in its own user, network and mount namespaces, where the\n"
+        "                    proxy is its only way out (Linux); fails rather than run unisolated\n"
+        "  --no-socks        no SOCKS5 listener (ALL_PROXY then names the HTTP proxy)\n"
+        "  --quiet           no summary of blocked destinations at exit\n"
+        "  --verbose         log what the proxy does\n" PC_CLI_SHARED_HELP "\n"
+        "exit status: CMD's; 2 usage or configuration error; 125 isolation unavailable;\n"
+        "127 CMD cannot be executed.\n";
 
 int pc_cmd_run(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"isolate", no_argument, NULL, OPT_ISOLATE},
-		{"no-socks", no_argument, NULL, OPT_NO_SOCKS},
-		{"quiet", no_argument, NULL, OPT_QUIET},
-		{"verbose", no_argument, NULL, OPT_VERBOSE},
-		PC_CLI_SHARED_OPTIONS,
-		{NULL, 0, NULL, 0},
+	        {"isolate", no_argument, NULL, OPT_ISOLATE},
+	        {"no-socks", no_argument, NULL, OPT_NO_SOCKS},
+	        {"quiet", no_argument, NULL, OPT_QUIET},
+	        {"verbose", no_argument, NULL, OPT_VERBOSE},
+	        PC_CLI_SHARED_OPTIONS,
+	        {NULL, 0, NULL, 0},
 	};
 	struct pc_run_options ro;
 	struct pc_cli cli;

@@ -21,7 +21,7 @@ extern const size_t pc_default_config_len;
 #define SETTINGS_MAX_FILE PC_TOML_MAX_INPUT
 
 void pc_config_error_set(struct pc_config_error *err, const struct pc_pos *pos, const char *fmt,
-			 ...)
+                         ...)
 {
 	va_list ap;
 	int n = 0;
@@ -31,7 +31,7 @@ void pc_config_error_set(struct pc_config_error *err, const struct pc_pos *pos, 
 	if (pos != NULL && pos->origin != NULL) {
 		if (pos->line > 0)
 			n = snprintf(err->text, sizeof(err->text), "%s:%u:%u: ", pos->origin,
-				     pos->line, pos->col);
+			             pos->line, pos->col);
 		else
 			n = snprintf(err->text, sizeof(err->text), "%s: ", pos->origin);
 		if (n < 0 || (size_t)n >= sizeof(err->text))
@@ -62,48 +62,54 @@ struct field {
 	long long min, max; /* F_INT bounds */
 };
 
-#define FIELD(name, type) {#name, type, offsetof(struct pc_settings, name), 0, 0}
-#define INT_FIELD(name, lo, hi) {#name, F_INT, offsetof(struct pc_settings, name), lo, hi}
+#define FIELD(name, type)                                                                          \
+	{                                                                                          \
+#name, type, offsetof(struct pc_settings, name), 0, 0                              \
+	}
+#define INT_FIELD(name, lo, hi)                                                                    \
+	{                                                                                          \
+#name, F_INT, offsetof(struct pc_settings, name), lo, hi                           \
+	}
 
 static const struct field network_fields[] = {
-	FIELD(enabled, F_BOOL),
-	FIELD(proxy_url, F_STRING),
-	FIELD(socks_url, F_STRING),
-	FIELD(enable_socks5, F_BOOL),
-	FIELD(enable_socks5_udp, F_BOOL),
-	FIELD(mode, F_MODE),
-	FIELD(allowed_domains, F_LIST),
-	FIELD(denied_domains, F_LIST),
-	FIELD(allow_local_binding, F_BOOL),
-	FIELD(allow_unix_sockets, F_LIST),
-	FIELD(dangerously_allow_all_unix_sockets, F_BOOL),
-	FIELD(allow_upstream_proxy, F_BOOL),
-	FIELD(dangerously_allow_non_loopback_proxy, F_BOOL),
-	FIELD(dns_servers, F_LIST),
-	FIELD(audit_log, F_STRING),
-	FIELD(rules_files, F_RULES_FILES),
-	FIELD(approval_policy, F_APPROVAL),
-	INT_FIELD(approval_timeout_s, 1, 86400),
-	FIELD(approvals_reviewer, F_REVIEWER),
-	FIELD(reviewer_command, F_LIST),
-	INT_FIELD(reviewer_timeout_s, 1, 86400),
-	INT_FIELD(reviewer_threshold, 0, 100),
-	INT_FIELD(max_connections, 1, 1048576),
-	INT_FIELD(head_timeout_s, 1, 3600),
-	INT_FIELD(idle_timeout_s, 1, 86400),
-	INT_FIELD(tunnel_idle_timeout_s, 1, 604800),
-	INT_FIELD(connect_timeout_s, 1, 600),
-	INT_FIELD(max_request_line, 64, 1048576),
-	INT_FIELD(max_header_bytes, 256, 16777216),
-	INT_FIELD(max_header_fields, 1, 10000),
-	INT_FIELD(udp_idle_timeout_s, 1, 86400),
+        FIELD(enabled, F_BOOL),
+        FIELD(proxy_url, F_STRING),
+        FIELD(socks_url, F_STRING),
+        FIELD(enable_socks5, F_BOOL),
+        FIELD(enable_socks5_udp, F_BOOL),
+        FIELD(mode, F_MODE),
+        FIELD(allowed_domains, F_LIST),
+        FIELD(denied_domains, F_LIST),
+        FIELD(allow_local_binding, F_BOOL),
+        FIELD(allow_unix_sockets, F_LIST),
+        FIELD(dangerously_allow_all_unix_sockets, F_BOOL),
+        FIELD(allow_upstream_proxy, F_BOOL),
+        FIELD(dangerously_allow_non_loopback_proxy, F_BOOL),
+        FIELD(dns_servers, F_LIST),
+        FIELD(audit_log, F_STRING),
+        FIELD(rules_files, F_RULES_FILES),
+        FIELD(approval_policy, F_APPROVAL),
+        INT_FIELD(approval_timeout_s, 1, 86400),
+        FIELD(approvals_reviewer, F_REVIEWER),
+        FIELD(reviewer_command, F_LIST),
+        INT_FIELD(reviewer_timeout_s, 1, 86400),
+        INT_FIELD(reviewer_threshold, 0, 100),
+        INT_FIELD(max_connections, 1, 1048576),
+        INT_FIELD(head_timeout_s, 1, 3600),
+        INT_FIELD(idle_timeout_s, 1, 86400),
+        INT_FIELD(tunnel_idle_timeout_s, 1, 604800),
+        INT_FIELD(connect_timeout_s, 1, 600),
+        INT_FIELD(max_request_line, 64, 1048576),
+        INT_FIELD(max_header_bytes, 256, 16777216),
+        INT_FIELD(max_header_fields, 1, 10000),
+        INT_FIELD(udp_idle_timeout_s, 1, 86400),
 };
 
 static const struct field mitm_fields[] = {
-	{"enabled", F_BOOL, offsetof(struct pc_settings, mitm.enabled), 0, 0},
-	{"ca_cert_path", F_STRING, offsetof(struct pc_settings, mitm.ca_cert_path), 0, 0},
-	{"ca_key_path", F_STRING, offsetof(struct pc_settings, mitm.ca_key_path), 0, 0},
-	{"leaf_cache_size", F_INT, offsetof(struct pc_settings, mitm.leaf_cache_size), 1, 1000000},
+        {"enabled", F_BOOL, offsetof(struct pc_settings, mitm.enabled), 0, 0},
+        {"ca_cert_path", F_STRING, offsetof(struct pc_settings, mitm.ca_cert_path), 0, 0},
+        {"ca_key_path", F_STRING, offsetof(struct pc_settings, mitm.ca_key_path), 0, 0},
+        {"leaf_cache_size", F_INT, offsetof(struct pc_settings, mitm.leaf_cache_size), 1, 1000000},
 };
 
 static void set_defaults(struct pc_settings *s)
@@ -151,7 +157,7 @@ static void list_free(struct pc_setting_list *l)
 }
 
 static int list_append(struct pc_setting_list *l, const char *text, size_t len,
-		       const struct pc_pos *pos)
+                       const struct pc_pos *pos)
 {
 	char **items;
 	struct pc_pos *poss;
@@ -213,16 +219,16 @@ static struct pc_pos value_pos(const struct loader *ld, const struct pc_toml_val
 }
 
 static int type_error(struct loader *ld, const char *key, const struct pc_toml_value *v,
-		      const char *want)
+                      const char *want)
 {
 	struct pc_pos pos = value_pos(ld, v);
 	pc_config_error_set(ld->err, &pos, "'%s' must be %s, not %s", key, want,
-			    pc_toml_type_name(v->type));
+	                    pc_toml_type_name(v->type));
 	return PC_ECONFIG;
 }
 
 static int read_string_list(struct loader *ld, const char *key, const struct pc_toml_value *v,
-			    struct pc_setting_list *out)
+                            struct pc_setting_list *out)
 {
 	if (v->type != PC_TOML_ARRAY)
 		return type_error(ld, key, v, "an array of strings");
@@ -254,7 +260,7 @@ static const struct enum_spec approval_spec = {approval_names, "\"on-request\" o
 static const struct enum_spec reviewer_spec = {reviewer_names, "\"user\" or \"command\""};
 
 static int read_enum(struct loader *ld, const char *key, const struct pc_toml_value *v,
-		     const struct enum_spec *spec, int *out)
+                     const struct enum_spec *spec, int *out)
 {
 	struct pc_pos pos = value_pos(ld, v);
 
@@ -267,7 +273,7 @@ static int read_enum(struct loader *ld, const char *key, const struct pc_toml_va
 		}
 	}
 	pc_config_error_set(ld->err, &pos, "'%s' must be %s, not \"%s\"", key, spec->expect,
-			    v->u.str.ptr);
+	                    v->u.str.ptr);
 	return PC_ECONFIG;
 }
 
@@ -288,7 +294,7 @@ static int read_field(struct loader *ld, const struct field *f, const struct pc_
 			return type_error(ld, f->name, v, "an integer");
 		if (v->u.integer < f->min || v->u.integer > f->max) {
 			pc_config_error_set(ld->err, &pos, "'%s' must be between %lld and %lld",
-					    f->name, f->min, f->max);
+			                    f->name, f->min, f->max);
 			return PC_ECONFIG;
 		}
 		*(int *)slot = (int)v->u.integer;
@@ -342,8 +348,8 @@ static int unknown_key(struct loader *ld, const char *table, const struct pc_tom
 }
 
 static int read_table(struct loader *ld, const char *table_name, const struct pc_toml_value *t,
-		      const struct field *fields, size_t n_fields, const char *subtable,
-		      const struct pc_toml_value **sub)
+                      const struct field *fields, size_t n_fields, const char *subtable,
+                      const struct pc_toml_value **sub)
 {
 	for (size_t i = 0; i < t->u.table.len; i++) {
 		const struct pc_toml_kv *kv = &t->u.table.items[i];
@@ -396,11 +402,10 @@ static int read_profiles(struct loader *ld, const struct pc_toml_value *t)
 			if (strcmp(pkv->key, "allowed_domains") == 0) {
 				p->has_allowed = true;
 				rc = read_string_list(ld, pkv->key, pkv->value,
-						      &p->allowed_domains);
+				                      &p->allowed_domains);
 			} else if (strcmp(pkv->key, "denied_domains") == 0) {
 				p->has_denied = true;
-				rc = read_string_list(ld, pkv->key, pkv->value,
-						      &p->denied_domains);
+				rc = read_string_list(ld, pkv->key, pkv->value, &p->denied_domains);
 			} else {
 				char name[128];
 				snprintf(name, sizeof(name), "profiles.%s", kv->key);
@@ -416,7 +421,7 @@ static int read_profiles(struct loader *ld, const struct pc_toml_value *t)
 /* A listener URL: "http://HOST:PORT", "socks5://HOST:PORT", "socks5h://HOST:PORT" or
  * "HOST:PORT". Only its shape is checked here; the listener parses the address. */
 static int check_listener_url(struct loader *ld, const char *key, const char *url,
-			      const struct pc_toml_value *v)
+                              const struct pc_toml_value *v)
 {
 	static const char *const schemes[] = {"http://", "socks5://", "socks5h://"};
 	const char *rest = url;
@@ -435,8 +440,8 @@ static int check_listener_url(struct loader *ld, const char *key, const char *ur
 	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
 	    atoi(colon + 1) > 65535 || strchr(rest, '/') != NULL) {
 		pc_config_error_set(ld->err, &pos,
-				    "'%s' must look like \"http://127.0.0.1:3128\", not \"%s\"", key,
-				    url);
+		                    "'%s' must look like \"http://127.0.0.1:3128\", not \"%s\"",
+		                    key, url);
 		return PC_ECONFIG;
 	}
 	return 0;
@@ -459,17 +464,18 @@ static int validate(struct loader *ld, const struct pc_toml_value *network)
 	for (size_t i = 0; i < s->denied_domains.len; i++) {
 		if (strcmp(s->denied_domains.items[i], "*") == 0) {
 			pc_config_error_set(ld->err, &s->denied_domains.pos[i],
-					    "'*' in denied_domains would deny everything; remove "
-					    "allowed_domains entries instead");
+			                    "'*' in denied_domains would deny everything; remove "
+			                    "allowed_domains entries instead");
 			return PC_ECONFIG;
 		}
 	}
 	for (size_t i = 0; i < s->allow_unix_sockets.len; i++) {
 		if (s->allow_unix_sockets.items[i][0] != '/') {
-			pc_config_error_set(ld->err, &s->allow_unix_sockets.pos[i],
-					    "allow_unix_sockets entries must be absolute paths, not "
-					    "\"%s\"",
-					    s->allow_unix_sockets.items[i]);
+			pc_config_error_set(
+			        ld->err, &s->allow_unix_sockets.pos[i],
+			        "allow_unix_sockets entries must be absolute paths, not "
+			        "\"%s\"",
+			        s->allow_unix_sockets.items[i]);
 			return PC_ECONFIG;
 		}
 	}
@@ -479,21 +485,21 @@ static int validate(struct loader *ld, const struct pc_toml_value *network)
 		if (v != NULL)
 			pos = value_pos(ld, v);
 		pc_config_error_set(ld->err, &pos,
-				    "approvals_reviewer = \"command\" needs reviewer_command");
+		                    "approvals_reviewer = \"command\" needs reviewer_command");
 		return PC_ECONFIG;
 	}
 	if (s->max_request_line > s->max_header_bytes) {
 		struct pc_pos pos = {0, 0, s->source};
 		pc_config_error_set(ld->err, &pos,
-				    "max_request_line (%d) must not exceed max_header_bytes (%d)",
-				    s->max_request_line, s->max_header_bytes);
+		                    "max_request_line (%d) must not exceed max_header_bytes (%d)",
+		                    s->max_request_line, s->max_header_bytes);
 		return PC_ECONFIG;
 	}
 	return 0;
 }
 
 int pc_settings_parse(const char *text, size_t len, const char *source, struct pc_settings **out,
-		      struct pc_config_error *err)
+                      struct pc_config_error *err)
 {
 	struct pc_toml_value *root = NULL;
 	struct pc_toml_error terr;
@@ -532,8 +538,8 @@ int pc_settings_parse(const char *text, size_t len, const char *source, struct p
 			}
 			network = kv->value;
 			rc = read_table(&ld, "network", network, network_fields,
-					sizeof(network_fields) / sizeof(network_fields[0]), "mitm",
-					&mitm);
+			                sizeof(network_fields) / sizeof(network_fields[0]), "mitm",
+			                &mitm);
 		} else if (strcmp(kv->key, "profiles") == 0) {
 			rc = read_profiles(&ld, kv->value);
 		} else {
@@ -544,7 +550,7 @@ int pc_settings_parse(const char *text, size_t len, const char *source, struct p
 	}
 	if (mitm != NULL) {
 		rc = read_table(&ld, "network.mitm", mitm, mitm_fields,
-				sizeof(mitm_fields) / sizeof(mitm_fields[0]), NULL, NULL);
+		                sizeof(mitm_fields) / sizeof(mitm_fields[0]), NULL, NULL);
 		if (rc < 0)
 			goto fail;
 	}
@@ -568,7 +574,7 @@ fail:
 int pc_settings_default(struct pc_settings **out, struct pc_config_error *err)
 {
 	return pc_settings_parse(pc_default_config, pc_default_config_len, EMBEDDED_SOURCE, out,
-				 err);
+	                         err);
 }
 
 /* Reads a whole regular file of at most SETTINGS_MAX_FILE bytes into a new buffer. */
@@ -636,9 +642,9 @@ static int load_file(const char *path, struct pc_settings **out, struct pc_confi
 	if (rc < 0) {
 		struct pc_pos pos = {0, 0, path};
 		pc_config_error_set(err, &pos, "cannot read configuration: %s",
-				    rc == -EINVAL  ? "not a regular file"
-				    : rc == -EFBIG ? "file too large"
-						   : pc_strerror(rc));
+		                    rc == -EINVAL  ? "not a regular file"
+		                    : rc == -EFBIG ? "file too large"
+		                                   : pc_strerror(rc));
 		return PC_ECONFIG;
 	}
 	rc = pc_settings_parse(text, len, path, out, err);
@@ -647,7 +653,7 @@ static int load_file(const char *path, struct pc_settings **out, struct pc_confi
 }
 
 int pc_settings_apply_overrides(struct pc_settings *s, const struct pc_overrides *ov,
-				struct pc_config_error *err)
+                                struct pc_config_error *err)
 {
 	static const struct pc_pos allow_pos = {0, 0, "--allow"};
 	static const struct pc_pos deny_pos = {0, 0, "--deny"};
@@ -656,7 +662,7 @@ int pc_settings_apply_overrides(struct pc_settings *s, const struct pc_overrides
 	(void)err;
 	for (size_t i = 0; i < ov->n_allow; i++) {
 		rc = list_append(&s->allowed_domains, ov->allow[i], strlen(ov->allow[i]),
-				 &allow_pos);
+		                 &allow_pos);
 		if (rc < 0)
 			return rc;
 	}
@@ -683,7 +689,7 @@ static bool file_exists(const char *path)
 }
 
 int pc_settings_load(const struct pc_overrides *ov, struct pc_settings **out,
-		     struct pc_config_error *err)
+                     struct pc_config_error *err)
 {
 	char path[4096];
 	const char *env;

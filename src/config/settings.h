@@ -106,14 +106,14 @@ struct pc_overrides {
 	size_t n_allow;
 	const char **deny;
 	size_t n_deny;
-	bool allow_local;        /* --allow-local */
-	bool limited;            /* --limited */
+	bool allow_local; /* --allow-local */
+	bool limited;     /* --limited */
 };
 
 /* Parses and validates TOML text. source names it in errors. On success returns 0 and a new
  * value in *out (free with pc_settings_free); otherwise PC_ECONFIG (or -ENOMEM) and err. */
 int pc_settings_parse(const char *text, size_t len, const char *source, struct pc_settings **out,
-		      struct pc_config_error *err);
+                      struct pc_config_error *err);
 
 /* The embedded default configuration (config/default.toml), parsed. */
 int pc_settings_default(struct pc_settings **out, struct pc_config_error *err);
@@ -124,17 +124,17 @@ int pc_settings_default(struct pc_settings **out, struct pc_config_error *err);
  * the overrides. An explicitly named file (flag or environment) that cannot be read is an
  * error; the implicit locations are skipped only when they do not exist. */
 int pc_settings_load(const struct pc_overrides *ov, struct pc_settings **out,
-		     struct pc_config_error *err);
+                     struct pc_config_error *err);
 
 /* Applies command-line overrides to s (appending patterns, setting flags). */
 int pc_settings_apply_overrides(struct pc_settings *s, const struct pc_overrides *ov,
-				struct pc_config_error *err);
+                                struct pc_config_error *err);
 
 /* Frees s and everything it owns. Accepts NULL. */
 void pc_settings_free(struct pc_settings *s);
 
 /* Formats err as "ORIGIN:LINE:COL: " + message (or "ORIGIN: message" for flags). */
 void pc_config_error_set(struct pc_config_error *err, const struct pc_pos *pos, const char *fmt,
-			 ...) __attribute__((format(printf, 3, 4)));
+                         ...) __attribute__((format(printf, 3, 4)));
 
 #endif

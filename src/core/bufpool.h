@@ -11,10 +11,10 @@
 #define PC_BUF_SIZE (64 * 1024)
 
 struct pc_bufpool {
-	void *free_list;    /* buffers kept for reuse, linked through their first bytes */
+	void *free_list; /* buffers kept for reuse, linked through their first bytes */
 	size_t n_free;
-	size_t max_free;    /* kept at most */
-	size_t n_out;       /* taken and not yet returned */
+	size_t max_free; /* kept at most */
+	size_t n_out;    /* taken and not yet returned */
 };
 
 void pc_bufpool_init(struct pc_bufpool *pool, size_t max_free);

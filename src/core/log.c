@@ -29,7 +29,7 @@ void pc_log_set_sink(pc_log_sink_fn sink, void *data)
 }
 
 __attribute__((format(printf, 3, 0))) static void log_emit(enum pc_log_level level, int errnum,
-							   const char *fmt, va_list ap)
+                                                           const char *fmt, va_list ap)
 {
 	char line[1024];
 	int n;

@@ -31,9 +31,9 @@ enum pc_http_framing {
  * upgrade is set, "Connection: upgrade" with r's Upgrade value. Returns the length, or
  * -ENOSPC when size is too small (r's head length + 512 always suffices). */
 int pc_http_write_request_head(const struct pc_http_request *r, const struct pc_http_target *t,
-			       const struct pc_host *host, uint16_t port, uint16_t default_port,
-			       enum pc_http_framing framing, uint64_t length, bool upgrade,
-			       char *buf, size_t size);
+                               const struct pc_host *host, uint16_t port, uint16_t default_port,
+                               enum pc_http_framing framing, uint64_t length, bool upgrade,
+                               char *buf, size_t size);
 
 /* Writes "HTTP/1.1 STATUS reason", the end-to-end fields of r, the framing fields, and
  * "Connection: close" when !keep_alive, "Connection: keep-alive" when keep_alive and the
@@ -41,8 +41,8 @@ int pc_http_write_request_head(const struct pc_http_request *r, const struct pc_
  * For HEAD responses and 304, r's Content-Length is kept (it describes the representation,
  * not this message). Returns the length, or -ENOSPC. */
 int pc_http_write_response_head(const struct pc_http_response *r, enum pc_http_framing framing,
-				uint64_t length, bool keep_alive, unsigned client_minor, char *buf,
-				size_t size);
+                                uint64_t length, bool keep_alive, unsigned client_minor, char *buf,
+                                size_t size);
 
 /* The space pc_http_write_*_head needs for a head of head_len bytes. */
 size_t pc_http_forward_head_size(size_t head_len);

@@ -503,8 +503,8 @@ static void fail(struct conn *c, enum pc_http_failure f, const char *details)
 	/* An origin that framed its response ambiguously ends both connections (issue: "a 502
 	 * and both sides closed"), so nothing it sent can be read as a later response. After
 	 * other failures a client whose request was fully read keeps its connection. */
-	keep = f != PC_FAIL_BAD_GATEWAY && x != NULL && x->keep_alive && !c->drain &&
-	       x->req_done && !x->connect && !c->to_up.busy && x->req.head.minor_version >= 1;
+	keep = f != PC_FAIL_BAD_GATEWAY && x != NULL && x->keep_alive && !c->drain && x->req_done &&
+	       !x->connect && !c->to_up.busy && x->req.head.minor_version >= 1;
 	upstream_close(c);
 	buf = malloc(RESPONSE_MAX);
 	n = buf ? pc_http_failure_response(f, details, respond_flags(c, keep), buf, RESPONSE_MAX)

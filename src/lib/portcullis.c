@@ -33,8 +33,8 @@ struct portcullis {
 	_Atomic uint64_t blocked;
 };
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t size,
-							  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t size, const char *fmt,
+                                                          ...)
 {
 	va_list ap;
 
@@ -92,7 +92,7 @@ static int reserve(struct portcullis *p, enum pc_listener_kind kind, char *buf, 
 }
 
 int portcullis_new(const struct portcullis_options *o, struct portcullis **out, char *err,
-		   size_t err_size)
+                   size_t err_size)
 {
 	struct pc_overrides ov;
 	struct pc_config_error cerr;

@@ -208,8 +208,8 @@ static void push_pending(struct pc_relay_side *s, const char *data, size_t len)
 }
 
 int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_tcp_t *b,
-		   uv_timer_t *timer, uint64_t idle_ms, const char *pending_a, size_t pending_a_len,
-		   const char *pending_b, size_t pending_b_len, pc_relay_done_cb done, void *data)
+                   uv_timer_t *timer, uint64_t idle_ms, const char *pending_a, size_t pending_a_len,
+                   const char *pending_b, size_t pending_b_len, pc_relay_done_cb done, void *data)
 {
 	const char *pending[2] = {pending_a, pending_b};
 	size_t pending_len[2] = {pending_a_len, pending_b_len};

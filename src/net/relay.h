@@ -27,15 +27,15 @@ typedef void (*pc_relay_done_cb)(struct pc_relay *r, int status);
 struct pc_relay_side {
 	struct pc_relay *relay;
 	uv_tcp_t *tcp;
-	char *buf;          /* bytes read from this side, not yet written to the other */
+	char *buf; /* bytes read from this side, not yet written to the other */
 	size_t off, len;
-	bool eof;           /* this side has sent EOF */
-	bool shut;          /* writing towards this side has been shut down */
+	bool eof;  /* this side has sent EOF */
+	bool shut; /* writing towards this side has been shut down */
 	bool shutting;
-	bool writing;       /* a write towards this side is in flight */
+	bool writing; /* a write towards this side is in flight */
 	uv_write_t write_req;
 	uv_shutdown_t shutdown_req;
-	uint64_t bytes_in;  /* bytes read from this side */
+	uint64_t bytes_in; /* bytes read from this side */
 };
 
 struct pc_relay {
@@ -45,7 +45,7 @@ struct pc_relay {
 	uint64_t idle_ms;
 	uint64_t last_activity;
 	pc_relay_done_cb done;
-	void *data;        /* for the caller */
+	void *data; /* for the caller */
 	bool finished;
 	bool running;
 	bool starting;
@@ -57,8 +57,8 @@ struct pc_relay {
  * (copied, at most PC_BUF_SIZE each). Returns 0, or a negative error: the relay is over (no
  * callback will come) and the caller closes the handles. */
 int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_tcp_t *b,
-		   uv_timer_t *timer, uint64_t idle_ms, const char *pending_a, size_t pending_a_len,
-		   const char *pending_b, size_t pending_b_len, pc_relay_done_cb done, void *data);
+                   uv_timer_t *timer, uint64_t idle_ms, const char *pending_a, size_t pending_a_len,
+                   const char *pending_b, size_t pending_b_len, pc_relay_done_cb done, void *data);
 
 /* Stops reading and the timer and returns the buffers; the done callback will not run. Writes
  * in flight complete or fail when the caller closes the handles. */

@@ -23,7 +23,7 @@ static void on_resolved(void *data, int status, const struct pc_addr_list *addrs
 }
 
 int pc_decide(struct pc_policy *p, struct pc_resolver *r, const struct pc_request *req,
-	      struct pc_decision *d, pc_decide_cb cb, void *data, struct pc_decide_req **pending)
+              struct pc_decision *d, pc_decide_cb cb, void *data, struct pc_decide_req **pending)
 {
 	struct pc_decide_req *dr;
 	int rc;
@@ -39,7 +39,7 @@ int pc_decide(struct pc_policy *p, struct pc_resolver *r, const struct pc_reques
 	dr->cb = cb;
 	dr->data = data;
 	rc = pc_resolve_start(r, req->host.name, PC_POLICY_DNS_TIMEOUT_MS, on_resolved, dr,
-			      &dr->lookup);
+	                      &dr->lookup);
 	if (rc < 0) {
 		pc_policy_unref(dr->policy);
 		free(dr);

@@ -20,7 +20,7 @@ typedef void (*pc_decide_cb)(void *data, const struct pc_decision *d);
  * decision; or a negative error (-ENOMEM, or the resolver's), in which case the caller must
  * fail closed. req is copied; req->method must stay valid until cb or cancel. */
 int pc_decide(struct pc_policy *p, struct pc_resolver *r, const struct pc_request *req,
-	      struct pc_decision *d, pc_decide_cb cb, void *data, struct pc_decide_req **pending);
+              struct pc_decision *d, pc_decide_cb cb, void *data, struct pc_decide_req **pending);
 
 /* Abandons a pending decision: cb will not be called. */
 void pc_decide_cancel(struct pc_decide_req *pending);

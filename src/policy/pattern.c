@@ -66,9 +66,9 @@ struct fslot {
 
 struct fentry {
 	uint16_t key_len;
-	uint8_t any;        /* bit r: role r applies on every port */
-	uint8_t listed;     /* bit r: role r applies on the ports listed at ports[r] */
-	uint32_t glob_head; /* index + 1 of the first glob filed under key, 0 for none */
+	uint8_t any;                /* bit r: role r applies on every port */
+	uint8_t listed;             /* bit r: role r applies on the ports listed at ports[r] */
+	uint32_t glob_head;         /* index + 1 of the first glob filed under key, 0 for none */
 	uint32_t ports[ROLE_COUNT]; /* offset in ftable.ports of a count and sorted ports */
 	char key[];
 };
@@ -105,7 +105,7 @@ struct pc_pattern_set {
 	struct table addrs; /* while building; key: family, prefix length, masked address */
 	struct ftable fnames;
 	struct atable faddrs;
-	uint64_t v4_lens;   /* bit L: some IPv4 key has prefix length L (0..32) */
+	uint64_t v4_lens;    /* bit L: some IPv4 key has prefix length L (0..32) */
 	uint64_t v6_lens[3]; /* bit L: some IPv6 key has prefix length L (0..128) */
 	struct portset any;  /* "*" */
 	uint32_t root_globs; /* globs with no literal suffix ("api-*"), index + 1 */
@@ -115,7 +115,7 @@ struct pc_pattern_set {
 
 /* ---- hashing ---- */
 
-#define FNV_INIT 0xcbf29ce484222325ULL
+#define FNV_INIT  0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
 
 static inline uint64_t fnv_step(uint64_t h, unsigned char c)
@@ -160,11 +160,11 @@ static inline uint64_t load_be64(const uint8_t *p)
 
 /* An address as two words, masked to plen bits. */
 static inline void addr_words(int family, const uint8_t *addr, unsigned plen, uint64_t *hi,
-			      uint64_t *lo)
+                              uint64_t *lo)
 {
 	if (family == 4) {
 		uint64_t v = (uint64_t)addr[0] << 24 | (uint64_t)addr[1] << 16 |
-			     (uint64_t)addr[2] << 8 | addr[3];
+		             (uint64_t)addr[2] << 8 | addr[3];
 		*hi = 0;
 		*lo = plen == 0 ? 0 : v & (0xffffffffULL << (32 - plen)) & 0xffffffffULL;
 		return;
@@ -212,7 +212,7 @@ static int table_grow(struct table *t)
 
 /* Finds or adds the entry for key. The pointer is valid until the next insertion. */
 static int table_upsert(struct table *t, uint64_t hash, const void *key, size_t len,
-			struct entry **out)
+                        struct entry **out)
 {
 	size_t mask, i;
 
@@ -335,13 +335,12 @@ struct parsed {
 static int fail(struct pc_pattern_error *err, const char *text, size_t len, const char *why)
 {
 	snprintf(err->msg, sizeof(err->msg), "invalid pattern '%.*s': %s",
-		 (int)(len > 120 ? 120 : len), text, why);
+	         (int)(len > 120 ? 120 : len), text, why);
 	return PC_EPATTERN;
 }
 
 /* A decimal number of 1..maxdigits digits, no sign, at most max. */
-static bool parse_decimal(const char *s, size_t len, size_t maxdigits, unsigned max,
-			  unsigned *out)
+static bool parse_decimal(const char *s, size_t len, size_t maxdigits, unsigned max, unsigned *out)
 {
 	unsigned v = 0;
 
@@ -371,7 +370,7 @@ static bool parse_port(const char *s, size_t len, uint16_t *port)
 static bool host_bits_zero(const struct pc_host *h, unsigned len)
 {
 	const uint8_t *b = h->kind == PC_HOST_IPV4 ? (const uint8_t *)&h->addr.in.sin_addr
-						   : h->addr.in6.sin6_addr.s6_addr;
+	                                           : h->addr.in6.sin6_addr.s6_addr;
 	unsigned bits = h->kind == PC_HOST_IPV4 ? 32 : 128;
 
 	for (unsigned i = len; i < bits; i++)
@@ -381,7 +380,7 @@ static bool host_bits_zero(const struct pc_host *h, unsigned len)
 }
 
 static int parse_cidr(const char *t, size_t len, const char *slash, struct parsed *p,
-		      struct pc_pattern_error *err)
+                      struct pc_pattern_error *err)
 {
 	const char *rest = slash + 1;
 	size_t rest_len = len - (size_t)(rest - t);
@@ -392,7 +391,7 @@ static int parse_cidr(const char *t, size_t len, const char *slash, struct parse
 	if (pc_host_normalize(t, (size_t)(slash - t), 0, &p->host) < 0 ||
 	    p->host.kind == PC_HOST_NAME)
 		return fail(err, t, len,
-			    "only CIDR blocks (an IP address, '/', a prefix length) contain '/'");
+		            "only CIDR blocks (an IP address, '/', a prefix length) contain '/'");
 	if (p->host.zone[0] != '\0')
 		return fail(err, t, len, "a CIDR block cannot carry a zone id");
 	if (!parse_decimal(rest, len_digits, 3, p->host.kind == PC_HOST_IPV4 ? 32 : 128, &plen))
@@ -408,7 +407,7 @@ static int parse_cidr(const char *t, size_t len, const char *slash, struct parse
 }
 
 static int parse_pattern(const char *text, size_t len, unsigned flags, struct parsed *p,
-			 struct pc_pattern_error *err)
+                         struct pc_pattern_error *err)
 {
 	const char *t = text, *host, *slash, *colon;
 	size_t host_len;
@@ -450,7 +449,7 @@ static int parse_pattern(const char *text, size_t len, unsigned flags, struct pa
 				return fail(err, t, len, "expected ':PORT' after ']'");
 		}
 	} else if ((colon = memchr(t, ':', len)) != NULL &&
-		   memchr(colon + 1, ':', len - (size_t)(colon - t) - 1) == NULL) {
+	           memchr(colon + 1, ':', len - (size_t)(colon - t) - 1) == NULL) {
 		host_len = (size_t)(colon - t);
 		if (!parse_port(colon + 1, len - host_len - 1, &p->port))
 			return fail(err, t, len, "the port must be 1-65535");
@@ -467,12 +466,12 @@ static int parse_pattern(const char *text, size_t len, unsigned flags, struct pa
 	}
 	if (pc_host_normalize(host, host_len, PC_HOST_GLOB, &p->host) < 0)
 		return fail(err, t, len,
-			    "not a host name, IP address or CIDR block (globs are '*.', '**.', "
-			    "and '*' or '?' inside a label)");
+		            "not a host name, IP address or CIDR block (globs are '*.', '**.', "
+		            "and '*' or '?' inside a label)");
 	if (p->host.kind != PC_HOST_NAME) {
 		if (p->prefix != PREFIX_NONE)
 			return fail(err, t, len,
-				    "wildcards apply to names; use a CIDR block for addresses");
+			            "wildcards apply to names; use a CIDR block for addresses");
 		p->kind = P_ADDR;
 		return 0;
 	}
@@ -484,8 +483,7 @@ static int parse_pattern(const char *text, size_t len, unsigned flags, struct pa
 
 /* ---- building ---- */
 
-static size_t addr_key(int family, unsigned prefix_len, const uint8_t *addr,
-		       unsigned char key[18])
+static size_t addr_key(int family, unsigned prefix_len, const uint8_t *addr, unsigned char key[18])
 {
 	size_t n = family == 4 ? 4 : 16;
 
@@ -507,7 +505,7 @@ static int add_addr(struct pc_pattern_set *set, const struct parsed *p)
 	int family = p->host.kind == PC_HOST_IPV4 ? 4 : 6;
 	unsigned plen = p->cidr ? p->prefix_len : (family == 4 ? 32 : 128);
 	const uint8_t *addr = family == 4 ? (const uint8_t *)&p->host.addr.in.sin_addr
-					  : p->host.addr.in6.sin6_addr.s6_addr;
+	                                  : p->host.addr.in6.sin6_addr.s6_addr;
 	size_t klen = addr_key(family, plen, addr, key);
 	struct entry *e;
 	int rc = table_upsert(&set->addrs, finish_hash(hash_bytes(key, klen)), key, klen, &e);
@@ -562,7 +560,7 @@ static int add_glob(struct pc_pattern_set *set, const struct parsed *p)
 		const char *suffix = name + split + 1;
 		size_t slen = len - split - 1;
 		rc = table_upsert(&set->names, finish_hash(hash_name(suffix, slen)), suffix, slen,
-				  &e);
+		                  &e);
 		if (rc < 0)
 			return rc;
 		head = &e->glob_head;
@@ -597,7 +595,7 @@ static int add_name(struct pc_pattern_set *set, const struct parsed *p)
 	if (has_glob(p->host.name, p->host.len))
 		return add_glob(set, p);
 	rc = table_upsert(&set->names, finish_hash(hash_name(p->host.name, p->host.len)),
-			  p->host.name, p->host.len, &e);
+	                  p->host.name, p->host.len, &e);
 	if (rc < 0)
 		return rc;
 	return portset_add(&e->roles[roles[p->prefix]], p->port);
@@ -765,7 +763,7 @@ void pc_pattern_set_free(struct pc_pattern_set *set)
 }
 
 int pc_pattern_set_build(const char *const *patterns, size_t n, unsigned flags,
-			 struct pc_pattern_set **out, struct pc_pattern_error *err)
+                         struct pc_pattern_set **out, struct pc_pattern_error *err)
 {
 	struct pc_pattern_set *set = calloc(1, sizeof(*set));
 	int rc = 0;
@@ -829,7 +827,7 @@ size_t pc_pattern_set_size(const struct pc_pattern_set *set)
 /* ---- matching ---- */
 
 static inline const struct fentry *ftable_find(const struct ftable *f, uint64_t hash,
-					       const void *key, size_t len)
+                                               const void *key, size_t len)
 {
 	uint32_t tag = (uint32_t)(hash >> 32);
 
@@ -865,7 +863,7 @@ static inline bool ports_has(const uint16_t *list, uint16_t port)
 }
 
 static inline bool fentry_has(const struct ftable *f, const struct fentry *e, enum role r,
-			      uint16_t port)
+                              uint16_t port)
 {
 	if (e->any & (1u << r))
 		return true;
@@ -931,8 +929,8 @@ static bool glob_match(const struct glob *g, const char *h, size_t hlen, uint16_
 	return portset_has(&g->ports, port);
 }
 
-static bool globs_match(const struct pc_pattern_set *set, uint32_t head, const char *h,
-			size_t hlen, uint16_t port)
+static bool globs_match(const struct pc_pattern_set *set, uint32_t head, const char *h, size_t hlen,
+                        uint16_t port)
 {
 	for (uint32_t i = head; i != 0; i = set->globs[i - 1].next)
 		if (glob_match(&set->globs[i - 1], h, hlen, port))
@@ -960,7 +958,7 @@ void pc_host_key_init(struct pc_host_key *k, const struct pc_host *host)
 }
 
 static enum pc_match match_name(const struct pc_pattern_set *set, const struct pc_host_key *k,
-				uint16_t port)
+                                uint16_t port)
 {
 	const struct ftable *f = &set->fnames;
 	const char *s = k->host->name;
@@ -992,7 +990,7 @@ static enum pc_match match_name(const struct pc_pattern_set *set, const struct p
 }
 
 static inline const struct aslot *atable_find(const struct atable *a, int family, unsigned plen,
-					      uint64_t hi, uint64_t lo)
+                                              uint64_t hi, uint64_t lo)
 {
 	for (uint32_t i = (uint32_t)addr_hash(family, plen, hi, lo) & a->mask;;
 	     i = (i + 1) & a->mask) {
@@ -1013,7 +1011,7 @@ static inline bool aslot_has(const struct atable *a, const struct aslot *s, int 
 }
 
 static enum pc_match match_ip(const struct pc_pattern_set *set, int family, const uint8_t *addr,
-			      uint16_t port)
+                              uint16_t port)
 {
 	const struct atable *a = &set->faddrs;
 	unsigned max = family == 4 ? 32 : 128;
@@ -1042,7 +1040,7 @@ static enum pc_match match_ip(const struct pc_pattern_set *set, int family, cons
 }
 
 static enum pc_match match_sockaddr(const struct pc_pattern_set *set, const struct sockaddr *sa,
-				    uint16_t port)
+                                    uint16_t port)
 {
 	enum pc_match m = PC_MATCH_NONE, m4;
 	uint8_t v4[4];
@@ -1066,13 +1064,13 @@ static enum pc_match match_sockaddr(const struct pc_pattern_set *set, const stru
 }
 
 enum pc_match pc_pattern_set_match_addr(const struct pc_pattern_set *set, const struct sockaddr *sa,
-					uint16_t port)
+                                        uint16_t port)
 {
 	return match_sockaddr(set, sa, port);
 }
 
 enum pc_match pc_pattern_set_match_key(const struct pc_pattern_set *set,
-				       const struct pc_host_key *k, uint16_t port)
+                                       const struct pc_host_key *k, uint16_t port)
 {
 	enum pc_match m;
 
@@ -1085,7 +1083,7 @@ enum pc_match pc_pattern_set_match_key(const struct pc_pattern_set *set,
 }
 
 enum pc_match pc_pattern_set_match(const struct pc_pattern_set *set, const struct pc_host *host,
-				   uint16_t port)
+                                   uint16_t port)
 {
 	struct pc_host_key k;
 

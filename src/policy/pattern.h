@@ -50,7 +50,7 @@ struct pc_pattern_error {
 /* Compiles n patterns. On success returns 0 and *out (free with pc_pattern_set_free). On an
  * invalid pattern returns PC_EPATTERN with err->index naming it; -ENOMEM when out of memory. */
 int pc_pattern_set_build(const char *const *patterns, size_t n, unsigned flags,
-			 struct pc_pattern_set **out, struct pc_pattern_error *err);
+                         struct pc_pattern_set **out, struct pc_pattern_error *err);
 
 void pc_pattern_set_free(struct pc_pattern_set *set);
 
@@ -71,15 +71,15 @@ void pc_host_key_init(struct pc_host_key *k, const struct pc_host *host);
 
 /* How the best pattern matches host on port (a normalised host; port 1..65535). */
 enum pc_match pc_pattern_set_match(const struct pc_pattern_set *set, const struct pc_host *host,
-				   uint16_t port);
+                                   uint16_t port);
 /* The same with the suffix hashes already computed. */
 enum pc_match pc_pattern_set_match_key(const struct pc_pattern_set *set,
-				       const struct pc_host_key *k, uint16_t port);
+                                       const struct pc_host_key *k, uint16_t port);
 
 /* How the IP patterns (literals, CIDR blocks and '*') match an address, e.g. one a name
  * resolved to. */
 enum pc_match pc_pattern_set_match_addr(const struct pc_pattern_set *set, const struct sockaddr *sa,
-					uint16_t port);
+                                        uint16_t port);
 
 /* Number of patterns compiled. */
 size_t pc_pattern_set_size(const struct pc_pattern_set *set);

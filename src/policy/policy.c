@@ -16,11 +16,11 @@ struct pc_policy {
 };
 
 static int compile_list(const struct pc_setting_list *list, unsigned flags,
-			struct pc_pattern_set **out, struct pc_config_error *err)
+                        struct pc_pattern_set **out, struct pc_config_error *err)
 {
 	struct pc_pattern_error perr;
 	int rc = pc_pattern_set_build((const char *const *)list->items, list->len, flags, out,
-				      &perr);
+	                              &perr);
 
 	if (rc == PC_EPATTERN) {
 		pc_config_error_set(err, &list->pos[perr.index], "%s", perr.msg);
@@ -46,8 +46,8 @@ int pc_policy_new(struct pc_settings *s, struct pc_policy **out, struct pc_confi
 	p->settings = s;
 	rc = compile_list(&s->allowed_domains, 0, &p->allow, err);
 	if (rc == 0)
-		rc = compile_list(&s->denied_domains,
-				  PC_PATTERN_NO_GLOBAL | PC_PATTERN_EMBEDDED_V4, &p->deny, err);
+		rc = compile_list(&s->denied_domains, PC_PATTERN_NO_GLOBAL | PC_PATTERN_EMBEDDED_V4,
+		                  &p->deny, err);
 	if (rc < 0) {
 		pc_policy_unref(p);
 		return rc;
@@ -91,8 +91,7 @@ static void reset(struct pc_decision *d)
 	d->addrs.n = 0;
 }
 
-static void decide(struct pc_decision *d, enum pc_verdict v, enum pc_reason r,
-		   enum pc_source src)
+static void decide(struct pc_decision *d, enum pc_verdict v, enum pc_reason r, enum pc_source src)
 {
 	d->verdict = v;
 	d->reason = r;
@@ -134,8 +133,7 @@ bool pc_policy_addr_denied(const struct pc_policy *p, const struct sockaddr *sa,
 	return pc_pattern_set_match_addr(p->deny, sa, port) != PC_MATCH_NONE;
 }
 
-static bool addrs_denied(const struct pc_policy *p, const struct pc_addr_list *addrs,
-			 uint16_t port)
+static bool addrs_denied(const struct pc_policy *p, const struct pc_addr_list *addrs, uint16_t port)
 {
 	for (unsigned i = 0; i < addrs->n; i++)
 		if (pc_policy_addr_denied(p, &addrs->addrs[i].sa, port))
@@ -153,7 +151,7 @@ static bool method_is_read_only(const char *m)
  * allowed requests and to allowlist misses, so nobody is asked about a request the mode would
  * refuse anyway. */
 static void mode_guard(const struct pc_policy *p, const struct pc_request *req,
-		       struct pc_decision *d)
+                       struct pc_decision *d)
 {
 	enum pc_reason r = PC_REASON_NONE;
 
@@ -194,7 +192,7 @@ static void allow(struct pc_decision *d)
 }
 
 int pc_policy_evaluate(const struct pc_policy *p, const struct pc_request *req,
-		       struct pc_decision *d)
+                       struct pc_decision *d)
 {
 	const struct pc_settings *s = p->settings;
 	struct pc_host_key key;
@@ -223,7 +221,8 @@ int pc_policy_evaluate(const struct pc_policy *p, const struct pc_request *req,
 	literal = req->host.kind != PC_HOST_NAME;
 
 	/* (3) local destinations need an exact allowlist entry unless allow_local_binding */
-	if (!s->allow_local_binding && (localhost || (literal && !pc_addr_is_public(&req->host.addr.sa)))) {
+	if (!s->allow_local_binding &&
+	    (localhost || (literal && !pc_addr_is_public(&req->host.addr.sa)))) {
 		if (m != PC_MATCH_EXACT) {
 			deny(d, PC_REASON_NOT_ALLOWED_LOCAL);
 			return PC_POLICY_DECIDED;
@@ -255,7 +254,7 @@ int pc_policy_evaluate(const struct pc_policy *p, const struct pc_request *req,
 }
 
 void pc_policy_complete(const struct pc_policy *p, const struct pc_request *req, int dns_status,
-			const struct pc_addr_list *addrs, struct pc_decision *d)
+                        const struct pc_addr_list *addrs, struct pc_decision *d)
 {
 	reset(d);
 	if (dns_status < 0 || addrs == NULL || addrs->n == 0) {

@@ -63,10 +63,10 @@ enum pc_dns_outcome {
 
 struct pc_request {
 	enum pc_protocol protocol;
-	bool host_ok;         /* false: the host could not be normalised */
-	struct pc_host host;  /* valid when host_ok */
+	bool host_ok;        /* false: the host could not be normalised */
+	struct pc_host host; /* valid when host_ok */
 	uint16_t port;
-	const char *method;   /* the HTTP method; NULL for tunnels and SOCKS */
+	const char *method; /* the HTTP method; NULL for tunnels and SOCKS */
 };
 
 struct pc_decision {
@@ -103,12 +103,12 @@ enum {
 /* Runs the decision steps that need no lookup. Returns PC_POLICY_DECIDED with *d complete,
  * or PC_POLICY_NEEDS_DNS. */
 int pc_policy_evaluate(const struct pc_policy *p, const struct pc_request *req,
-		       struct pc_decision *d);
+                       struct pc_decision *d);
 
 /* Finishes a decision that needed DNS: dns_status is the resolver's status (0, PC_EDNS or
  * PC_EDNS_TIMEOUT) and addrs its answer. */
 void pc_policy_complete(const struct pc_policy *p, const struct pc_request *req, int dns_status,
-			const struct pc_addr_list *addrs, struct pc_decision *d);
+                        const struct pc_addr_list *addrs, struct pc_decision *d);
 
 /* True when the denylist's address patterns (literals, CIDR blocks) cover sa on port: the
  * dialer asks this of each address it resolves itself (resolve_at_dial). */

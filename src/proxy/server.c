@@ -13,7 +13,7 @@
 #include "http/proxy.h"
 #include "socks/proxy.h"
 
-#define LISTENERS_MAX 8
+#define LISTENERS_MAX   8
 #define LOCAL_ADDRS_MAX 64
 /* Buffers kept for reuse: enough for bursts, small enough for a low idle RSS. */
 #define POOL_KEEP 32
@@ -84,7 +84,7 @@ static char *join_servers(const struct pc_settings *st)
 }
 
 int pc_server_new(uv_loop_t *loop, struct pc_policy *policy, const char *audit_path,
-		  struct pc_server **out)
+                  struct pc_server **out)
 {
 	struct pc_server *s = calloc(1, sizeof(*s));
 	struct rlimit rl;
@@ -251,7 +251,7 @@ int pc_server_listen(struct pc_server *s, enum pc_listener_kind kind, int fd)
 		return -ENOSPC;
 	}
 	rc = pc_listener_start(s->loop, fd,
-			       kind == PC_LISTENER_HTTP ? on_http_accept : on_socks_accept, s, &l);
+	                       kind == PC_LISTENER_HTTP ? on_http_accept : on_socks_accept, s, &l);
 	if (rc < 0)
 		return rc;
 	s->listeners[s->n_listeners].l = l;
@@ -274,7 +274,7 @@ int pc_server_listen(struct pc_server *s, enum pc_listener_kind kind, int fd)
 }
 
 int pc_server_listen_address(const struct pc_server *s, enum pc_listener_kind kind,
-			     union pc_sockaddr *out)
+                             union pc_sockaddr *out)
 {
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		if (s->listeners[i].kind == kind) {
@@ -463,7 +463,7 @@ static void on_drain_timeout(uv_timer_t *t)
 
 	if (s->n_conns > 0)
 		pc_log_warnx("closing %zu connections still open after the grace period",
-			     s->n_conns);
+		             s->n_conns);
 	/* abort may unlink the connection at once or later; walk with care */
 	while (l != &s->conns) {
 		struct pc_conn_link *next = l->next;
@@ -473,8 +473,7 @@ static void on_drain_timeout(uv_timer_t *t)
 	drain_finish(s);
 }
 
-void pc_server_drain(struct pc_server *s, uint64_t grace_ms, void (*done)(void *data),
-		     void *data)
+void pc_server_drain(struct pc_server *s, uint64_t grace_ms, void (*done)(void *data), void *data)
 {
 	struct pc_conn_link *l;
 

@@ -39,7 +39,7 @@ typedef void (*pc_block_hook)(void *data, const struct pc_block *b);
 /* Creates a server on loop with policy (a reference is taken). audit_path as for
  * pc_audit_new. max_connections is further capped by the caller's RLIMIT_NOFILE. */
 int pc_server_new(uv_loop_t *loop, struct pc_policy *policy, const char *audit_path,
-		  struct pc_server **out);
+                  struct pc_server **out);
 /* Frees a server whose connections are all gone and whose listeners are closed (after
  * pc_server_drain completed or before anything started). The loop must run afterwards so
  * closing handles complete. */
@@ -49,7 +49,7 @@ void pc_server_free(struct pc_server *s);
 int pc_server_listen(struct pc_server *s, enum pc_listener_kind kind, int fd);
 /* The address of the first listener of kind, or -ENOENT. */
 int pc_server_listen_address(const struct pc_server *s, enum pc_listener_kind kind,
-			     union pc_sockaddr *out);
+                             union pc_sockaddr *out);
 /* True when sa:port is one of this server's own listeners (a request to it would loop). */
 bool pc_server_is_self(const struct pc_server *s, const struct sockaddr *sa);
 
@@ -87,7 +87,6 @@ int pc_server_set_client_netns(struct pc_server *s, int netns_fd);
 
 /* Stops accepting, asks every connection to drain, and calls done once none is left or after
  * grace_ms (when the rest are aborted). */
-void pc_server_drain(struct pc_server *s, uint64_t grace_ms, void (*done)(void *data),
-		     void *data);
+void pc_server_drain(struct pc_server *s, uint64_t grace_ms, void (*done)(void *data), void *data);
 
 #endif

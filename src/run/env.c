@@ -6,21 +6,35 @@
 
 /* SPEC §7: the HTTP proxy URL. */
 static const char *const http_vars[] = {
-	"HTTP_PROXY",           "HTTPS_PROXY",            "http_proxy",
-	"https_proxy",          "WS_PROXY",               "WSS_PROXY",
-	"ws_proxy",             "wss_proxy",              "YARN_HTTP_PROXY",
-	"YARN_HTTPS_PROXY",     "npm_config_http_proxy",  "npm_config_https_proxy",
-	"npm_config_proxy",     "NPM_CONFIG_HTTP_PROXY",  "NPM_CONFIG_HTTPS_PROXY",
-	"NPM_CONFIG_PROXY",     "BUNDLE_HTTP_PROXY",      "BUNDLE_HTTPS_PROXY",
-	"PIP_PROXY",            "DOCKER_HTTP_PROXY",      "DOCKER_HTTPS_PROXY",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "WS_PROXY",
+        "WSS_PROXY",
+        "ws_proxy",
+        "wss_proxy",
+        "YARN_HTTP_PROXY",
+        "YARN_HTTPS_PROXY",
+        "npm_config_http_proxy",
+        "npm_config_https_proxy",
+        "npm_config_proxy",
+        "NPM_CONFIG_HTTP_PROXY",
+        "NPM_CONFIG_HTTPS_PROXY",
+        "NPM_CONFIG_PROXY",
+        "BUNDLE_HTTP_PROXY",
+        "BUNDLE_HTTPS_PROXY",
+        "PIP_PROXY",
+        "DOCKER_HTTP_PROXY",
+        "DOCKER_HTTPS_PROXY",
 };
 /* The SOCKS URL when SOCKS is on, else the HTTP one. */
 static const char *const all_vars[] = {"ALL_PROXY", "all_proxy", "FTP_PROXY", "ftp_proxy"};
 /* Empty: local names go through the proxy too. */
 static const char *const no_proxy_vars[] = {"NO_PROXY", "no_proxy", "npm_config_noproxy",
-					    "NPM_CONFIG_NOPROXY", "BUNDLE_NO_PROXY"};
+                                            "NPM_CONFIG_NOPROXY", "BUNDLE_NO_PROXY"};
 static const char *const fixed_vars[] = {"NODE_USE_ENV_PROXY=1", "ELECTRON_GET_USE_PROXY=true",
-					 "PORTCULLIS_PROXY_ACTIVE=1"};
+                                         "PORTCULLIS_PROXY_ACTIVE=1"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -45,8 +59,10 @@ void pc_env_free(char **vars, size_t n)
 
 char **pc_env_vars(const struct pc_env_spec *spec, size_t *n)
 {
-	size_t total = COUNT(http_vars) + COUNT(all_vars) + COUNT(no_proxy_vars) + COUNT(fixed_vars);
-	const char *no_proxy = spec->allow_local && !spec->isolated ? "localhost,127.0.0.1,::1" : "";
+	size_t total =
+	        COUNT(http_vars) + COUNT(all_vars) + COUNT(no_proxy_vars) + COUNT(fixed_vars);
+	const char *no_proxy =
+	        spec->allow_local && !spec->isolated ? "localhost,127.0.0.1,::1" : "";
 	const char *all = spec->socks_url != NULL ? spec->socks_url : spec->http_url;
 	char **v = calloc(total, sizeof(*v));
 	size_t k = 0;

@@ -325,9 +325,9 @@ fail:
 /* Capabilities the command must never have, even as root of its user namespace: they could
  * unmount the read-only views, reconfigure the network namespace, or reach the kernel. */
 static const int dropped_caps[] = {
-	CAP_SYS_ADMIN, CAP_NET_ADMIN,   CAP_NET_RAW,   CAP_SYS_PTRACE, CAP_SYS_MODULE,
-	CAP_SYS_RAWIO, CAP_SYS_BOOT,    CAP_MAC_ADMIN, CAP_MAC_OVERRIDE, CAP_SYSLOG,
-	CAP_BPF,       CAP_PERFMON,     CAP_SYS_TIME,  CAP_SETPCAP,
+        CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW,   CAP_SYS_PTRACE,   CAP_SYS_MODULE,
+        CAP_SYS_RAWIO, CAP_SYS_BOOT,  CAP_MAC_ADMIN, CAP_MAC_OVERRIDE, CAP_SYSLOG,
+        CAP_BPF,       CAP_PERFMON,   CAP_SYS_TIME,  CAP_SETPCAP,
 };
 
 static int drop_caps(void)
@@ -344,10 +344,10 @@ static int drop_caps(void)
 #define PC_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-#define SYSCALL_NR offsetof(struct seccomp_data, nr)
+#define SYSCALL_NR   offsetof(struct seccomp_data, nr)
 #define SYSCALL_ARG0 offsetof(struct seccomp_data, args[0])
-#define DENY(err) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((err) & SECCOMP_RET_DATA))
-#define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+#define DENY(err)    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((err)&SECCOMP_RET_DATA))
+#define ALLOW        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 /* if the syscall number is nr, continue at the next instruction, else skip one */
 #define IF_NR(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1)
 
@@ -355,31 +355,31 @@ static int install_seccomp(void)
 {
 #ifdef PC_AUDIT_ARCH
 	static struct sock_filter filter[] = {
-		/* another ABI (i386 through int 0x80, x32) would bypass the numbers below */
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PC_AUDIT_ARCH, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
+	        /* another ABI (i386 through int 0x80, x32) would bypass the numbers below */
+	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PC_AUDIT_ARCH, 1, 0),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
 #ifdef __x86_64__
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 #endif
-		/* io_uring can open sockets without socket(2); programs fall back on ENOSYS */
-		IF_NR(__NR_io_uring_setup),
-		DENY(ENOSYS),
-		/* another process's descriptors or memory */
-		IF_NR(__NR_pidfd_getfd),
-		DENY(EPERM),
-		IF_NR(__NR_process_vm_readv),
-		DENY(EPERM),
-		IF_NR(__NR_process_vm_writev),
-		DENY(EPERM),
-		/* socket(AF_UNIX, ...): file-system sockets lie outside the network namespace */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARG0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1),
-		DENY(EPERM),
-		ALLOW,
+	        /* io_uring can open sockets without socket(2); programs fall back on ENOSYS */
+	        IF_NR(__NR_io_uring_setup),
+	        DENY(ENOSYS),
+	        /* another process's descriptors or memory */
+	        IF_NR(__NR_pidfd_getfd),
+	        DENY(EPERM),
+	        IF_NR(__NR_process_vm_readv),
+	        DENY(EPERM),
+	        IF_NR(__NR_process_vm_writev),
+	        DENY(EPERM),
+	        /* socket(AF_UNIX, ...): file-system sockets lie outside the network namespace */
+	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARG0),
+	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1),
+	        DENY(EPERM),
+	        ALLOW,
 	};
 	struct sock_fprog prog = {(unsigned short)(sizeof(filter) / sizeof(filter[0])), filter};
 
@@ -544,19 +544,19 @@ static int recv_msg(int sock, struct msg *m, int *fds, size_t *nfds)
 
 /* The reason for a MSG_FAIL, as one line. */
 static int failure(const struct pc_isolate_plan *plan, const struct msg *m, char *why,
-		   size_t why_size)
+                   size_t why_size)
 {
 	if (m->step == STEP_MOUNT && m->mount >= 0 && (size_t)m->mount < plan->n_mounts)
 		snprintf(why, why_size, "cannot %s (%s %s): %s", step_name(m->step),
-			 plan->mounts[m->mount].read_only ? "read-only view of" : "pinning",
-			 plan->mounts[m->mount].path, strerror(m->err));
+		         plan->mounts[m->mount].read_only ? "read-only view of" : "pinning",
+		         plan->mounts[m->mount].path, strerror(m->err));
 	else
 		snprintf(why, why_size, "cannot %s: %s", step_name(m->step), strerror(m->err));
 	return m->err > 0 ? -m->err : -EPROTO;
 }
 
 int pc_isolate_parent(pid_t child, const struct pc_isolate_plan *plan, int sock, int *http_fd,
-		      int *socks_fd, int *netns_fd, char *why, size_t why_size)
+                      int *socks_fd, int *netns_fd, char *why, size_t why_size)
 {
 	struct msg m;
 	int fds[3], rc;
@@ -568,7 +568,7 @@ int pc_isolate_parent(pid_t child, const struct pc_isolate_plan *plan, int sock,
 		rc = write_maps(child);
 		if (rc < 0) {
 			snprintf(why, why_size, "cannot write the user namespace maps: %s",
-				 strerror(-rc));
+			         strerror(-rc));
 			return rc;
 		}
 		rc = send_msg(sock, MSG_MAPPED);

@@ -31,8 +31,8 @@ struct pc_isolate_mount {
 	char *path;          /* a real path (no symbolic link in it), owned by the plan */
 	unsigned long flags; /* read-only views: the locked flags the remount must keep */
 	bool read_only;      /* else a directory above a read-only view, bound onto itself: a
-				mount point cannot be renamed or removed (EBUSY), so the view's
-				path cannot be made to name another file */
+	                        mount point cannot be renamed or removed (EBUSY), so the view's
+	                        path cannot be made to name another file */
 };
 
 /* Everything the child needs, prepared before fork (the child may not allocate). Zero it,
@@ -69,7 +69,7 @@ int pc_isolate_child(const struct pc_isolate_plan *plan);
  * the child's network namespace fd (socks_fd -1 when not planned). On failure returns a
  * negative errno with a one-line reason in why. */
 int pc_isolate_parent(pid_t child, const struct pc_isolate_plan *plan, int sock, int *http_fd,
-		      int *socks_fd, int *netns_fd, char *why, size_t why_size);
+                      int *socks_fd, int *netns_fd, char *why, size_t why_size);
 
 /* Waits until the child finished every step, then lets it exec. On failure returns a negative
  * errno with a one-line reason in why. */

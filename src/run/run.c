@@ -29,7 +29,7 @@
 extern char **environ;
 
 /* Inside a fresh network namespace every port is free: the listeners take the SPEC's. */
-#define ISOLATED_HTTP_PORT 3128
+#define ISOLATED_HTTP_PORT  3128
 #define ISOLATED_SOCKS_PORT 8081
 /* Once the command has exited, connections its leftovers still hold get this long. */
 #define EXIT_GRACE_MS 1000
@@ -48,7 +48,7 @@ struct run {
 };
 
 void pc_run_print_env(FILE *f, uint16_t http_port, uint16_t socks_port, bool allow_local,
-		      bool isolated)
+                      bool isolated)
 {
 	char http[64], socks[64];
 	struct pc_env_spec spec = {http, socks_port ? socks : NULL, allow_local, isolated};
@@ -80,7 +80,7 @@ static char *find_command(const char *word)
 		struct stat st;
 
 		if (snprintf(buf, sizeof(buf), "%.*s%s%s", (int)len, len ? path : ".",
-			     len ? "/" : "/", word) < (int)sizeof(buf) &&
+		             len ? "/" : "/", word) < (int)sizeof(buf) &&
 		    stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
 			if (access(buf, X_OK) == 0)
 				return strdup(buf);
@@ -145,7 +145,7 @@ static void make_dirs(const char *path, bool whole)
  * Whatever of it is missing is created first (empty), or the command could create it with
  * contents of its choosing, e.g. a config.toml that a later run would read. */
 static int plan_read_only(struct pc_isolate_plan *plan, const struct pc_settings *st,
-			  const char *cdir, const char *sdir)
+                          const char *cdir, const char *sdir)
 {
 	const char *paths[3] = {cdir, sdir, "/etc/portcullis"};
 	int rc = 0;
@@ -246,8 +246,8 @@ static int exec_result(int fd)
 }
 
 static _Noreturn void child_main(const struct pc_run_options *o, struct pc_isolate_plan *plan,
-				 const char *path, char **envp, const sigset_t *mask,
-				 const struct rlimit *nofile, int exec_fd)
+                                 const char *path, char **envp, const sigset_t *mask,
+                                 const struct rlimit *nofile, int exec_fd)
 {
 	int err;
 
@@ -324,7 +324,7 @@ int pc_run(const struct pc_run_options *o)
 	path = find_command(o->argv[0]);
 	if (path == NULL) {
 		fprintf(stderr, "portcullis: cannot execute '%s': %s\n", o->argv[0],
-			errno == ENOENT ? "command not found" : strerror(errno));
+		        errno == ENOENT ? "command not found" : strerror(errno));
 		status = PC_RUN_EXIT_EXEC;
 		goto out;
 	}
@@ -351,30 +351,31 @@ int pc_run(const struct pc_run_options *o)
 			socks_fd = pc_listen_socket(&a, 1024);
 		if (http_fd < 0 || (socks && socks_fd < 0)) {
 			fprintf(stderr, "portcullis: cannot listen on 127.0.0.1: %s\n",
-				strerror(-(http_fd < 0 ? http_fd : socks_fd)));
+			        strerror(-(http_fd < 0 ? http_fd : socks_fd)));
 			goto out;
 		}
 		snprintf(http_url, sizeof(http_url), "http://127.0.0.1:%u", fd_port(http_fd));
 		snprintf(socks_url, sizeof(socks_url), "socks5h://127.0.0.1:%u",
-			 socks ? fd_port(socks_fd) : 0);
+		         socks ? fd_port(socks_fd) : 0);
 	} else {
 		pc_listen_addr_parse("127.0.0.1:3128", &plan.http_addr);
 		pc_listen_addr_parse("127.0.0.1:8081", &plan.socks_addr);
 		plan.socks = socks;
 		snprintf(http_url, sizeof(http_url), "http://127.0.0.1:%u", ISOLATED_HTTP_PORT);
 		snprintf(socks_url, sizeof(socks_url), "socks5h://127.0.0.1:%u",
-			 ISOLATED_SOCKS_PORT);
+		         ISOLATED_SOCKS_PORT);
 		rc = plan_read_only(&plan, st, cdir, sdir);
 		if (rc < 0) {
-			fprintf(stderr, "portcullis: --isolate: cannot plan the read-only views: %s\n",
-				rc == -ENOSPC ? "too many paths to protect" : strerror(-rc));
+			fprintf(stderr,
+			        "portcullis: --isolate: cannot plan the read-only views: %s\n",
+			        rc == -ENOSPC ? "too many paths to protect" : strerror(-rc));
 			status = PC_RUN_EXIT_ISOLATE;
 			goto out;
 		}
 	}
 	{
 		struct pc_env_spec spec = {http_url, socks ? socks_url : NULL,
-					   st->allow_local_binding, o->isolate};
+		                           st->allow_local_binding, o->isolate};
 		vars = pc_env_vars(&spec, &nvars);
 		envp = vars != NULL ? pc_env_merge(environ, vars, nvars) : NULL;
 		if (envp == NULL) {
@@ -421,7 +422,7 @@ int pc_run(const struct pc_run_options *o)
 		close(pair[1]);
 		pair[1] = -1;
 		rc = pc_isolate_parent(r.child, &plan, pair[0], &http_fd, &socks_fd, &netns_fd, why,
-				       sizeof(why));
+		                       sizeof(why));
 		if (rc < 0) {
 			fprintf(stderr, "portcullis: --isolate: %s\n", why);
 			kill_and_reap(r.child);

@@ -25,9 +25,9 @@ struct pc_run_options {
 
 /* Exit statuses of run itself (the command's own status otherwise). */
 enum {
-	PC_RUN_EXIT_USAGE = 2,    /* usage or configuration error: nothing started */
+	PC_RUN_EXIT_USAGE = 2,     /* usage or configuration error: nothing started */
 	PC_RUN_EXIT_ISOLATE = 125, /* --isolate could not be set up: the command did not run */
-	PC_RUN_EXIT_EXEC = 127,   /* the command could not be executed */
+	PC_RUN_EXIT_EXEC = 127,    /* the command could not be executed */
 };
 
 /* Runs the command; returns the status to exit with. */
@@ -36,6 +36,6 @@ int pc_run(const struct pc_run_options *o);
 /* The child environment's variables for ports http_port / socks_port (0: SOCKS off), one
  * "KEY=VALUE" per line on f (portcullis env). */
 void pc_run_print_env(FILE *f, uint16_t http_port, uint16_t socks_port, bool allow_local,
-		      bool isolated);
+                      bool isolated);
 
 #endif

@@ -64,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (pc_authority_parse(hosts[i], strlen(hosts[i]), &h, &port) == 0) {
 				pc_pattern_set_match(set, &h, port ? port : 80);
 				if (h.kind != PC_HOST_NAME)
-					pc_pattern_set_match_addr(set, &h.addr.sa, port ? port : 80);
+					pc_pattern_set_match_addr(set, &h.addr.sa,
+					                          port ? port : 80);
 			}
 		}
 		pc_pattern_set_free(set);

@@ -13,51 +13,51 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-#define HTTP "http://127.0.0.1:41000"
+#define HTTP  "http://127.0.0.1:41000"
 #define SOCKS "socks5h://127.0.0.1:41001"
 #define LOCAL "localhost,127.0.0.1,::1"
 
 /* SPEC §7, in the order pc_env_vars returns them; "%H" is the HTTP URL, "%A" the ALL_PROXY
  * value, "%N" the NO_PROXY value. */
 static const char *const spec_vars[] = {
-	"HTTP_PROXY=%H",
-	"HTTPS_PROXY=%H",
-	"http_proxy=%H",
-	"https_proxy=%H",
-	"WS_PROXY=%H",
-	"WSS_PROXY=%H",
-	"ws_proxy=%H",
-	"wss_proxy=%H",
-	"YARN_HTTP_PROXY=%H",
-	"YARN_HTTPS_PROXY=%H",
-	"npm_config_http_proxy=%H",
-	"npm_config_https_proxy=%H",
-	"npm_config_proxy=%H",
-	"NPM_CONFIG_HTTP_PROXY=%H",
-	"NPM_CONFIG_HTTPS_PROXY=%H",
-	"NPM_CONFIG_PROXY=%H",
-	"BUNDLE_HTTP_PROXY=%H",
-	"BUNDLE_HTTPS_PROXY=%H",
-	"PIP_PROXY=%H",
-	"DOCKER_HTTP_PROXY=%H",
-	"DOCKER_HTTPS_PROXY=%H",
-	"ALL_PROXY=%A",
-	"all_proxy=%A",
-	"FTP_PROXY=%A",
-	"ftp_proxy=%A",
-	"NO_PROXY=%N",
-	"no_proxy=%N",
-	"npm_config_noproxy=%N",
-	"NPM_CONFIG_NOPROXY=%N",
-	"BUNDLE_NO_PROXY=%N",
-	"NODE_USE_ENV_PROXY=1",
-	"ELECTRON_GET_USE_PROXY=true",
-	"PORTCULLIS_PROXY_ACTIVE=1",
+        "HTTP_PROXY=%H",
+        "HTTPS_PROXY=%H",
+        "http_proxy=%H",
+        "https_proxy=%H",
+        "WS_PROXY=%H",
+        "WSS_PROXY=%H",
+        "ws_proxy=%H",
+        "wss_proxy=%H",
+        "YARN_HTTP_PROXY=%H",
+        "YARN_HTTPS_PROXY=%H",
+        "npm_config_http_proxy=%H",
+        "npm_config_https_proxy=%H",
+        "npm_config_proxy=%H",
+        "NPM_CONFIG_HTTP_PROXY=%H",
+        "NPM_CONFIG_HTTPS_PROXY=%H",
+        "NPM_CONFIG_PROXY=%H",
+        "BUNDLE_HTTP_PROXY=%H",
+        "BUNDLE_HTTPS_PROXY=%H",
+        "PIP_PROXY=%H",
+        "DOCKER_HTTP_PROXY=%H",
+        "DOCKER_HTTPS_PROXY=%H",
+        "ALL_PROXY=%A",
+        "all_proxy=%A",
+        "FTP_PROXY=%A",
+        "ftp_proxy=%A",
+        "NO_PROXY=%N",
+        "no_proxy=%N",
+        "npm_config_noproxy=%N",
+        "NPM_CONFIG_NOPROXY=%N",
+        "BUNDLE_NO_PROXY=%N",
+        "NODE_USE_ENV_PROXY=1",
+        "ELECTRON_GET_USE_PROXY=true",
+        "PORTCULLIS_PROXY_ACTIVE=1",
 };
 
 /* Expands one spec_vars template into buf. */
 static const char *expand(const char *tmpl, const char *all, const char *no_proxy, char *buf,
-			  size_t size)
+                          size_t size)
 {
 	const char *pct = strchr(tmpl, '%');
 	const char *value;
@@ -106,10 +106,10 @@ static void no_proxy_only_with_allow_local_and_without_isolate(void **state)
 		bool allow_local, isolated;
 		const char *no_proxy;
 	} table[] = {
-		{false, false, ""},
-		{true, false, LOCAL},
-		{false, true, ""},
-		{true, true, ""},
+	        {false, false, ""},
+	        {true, false, LOCAL},
+	        {false, true, ""},
+	        {true, true, ""},
 	};
 	(void)state;
 
@@ -141,18 +141,19 @@ static bool contains(char **env, const char *s)
 static void merge_replaces_exactly_the_names_it_sets(void **state)
 {
 	char *base[] = {
-		"PATH=/usr/bin",
-		"HTTP_PROXY=http://evil.example:1",
-		"HTTP_PROXY_EXTRA=kept",
-		"HTTP=kept",
-		"no_proxy=*",
-		"NO_PROXY", /* no '=': still the name NO_PROXY */
-		"HTTP_PROXY=http://twice.example:2",
-		"Http_Proxy=kept (another name)",
-		"=odd",
-		NULL,
+	        "PATH=/usr/bin",
+	        "HTTP_PROXY=http://evil.example:1",
+	        "HTTP_PROXY_EXTRA=kept",
+	        "HTTP=kept",
+	        "no_proxy=*",
+	        "NO_PROXY", /* no '=': still the name NO_PROXY */
+	        "HTTP_PROXY=http://twice.example:2",
+	        "Http_Proxy=kept (another name)",
+	        "=odd",
+	        NULL,
 	};
-	char *vars[] = {("HTTP_PROXY=" HTTP), "no_proxy=", "NO_PROXY=", "PORTCULLIS_PROXY_ACTIVE=1"};
+	char *vars[] = {("HTTP_PROXY=" HTTP),
+	                "no_proxy=", "NO_PROXY=", "PORTCULLIS_PROXY_ACTIVE=1"};
 	char **env;
 	(void)state;
 
@@ -216,12 +217,12 @@ static void merge_of_the_real_vars(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_spec_7_variable_in_order),
-		cmocka_unit_test(all_proxy_names_http_when_socks_is_off),
-		cmocka_unit_test(no_proxy_only_with_allow_local_and_without_isolate),
-		cmocka_unit_test(merge_replaces_exactly_the_names_it_sets),
-		cmocka_unit_test(merge_with_no_caller_environment),
-		cmocka_unit_test(merge_of_the_real_vars),
+	        cmocka_unit_test(every_spec_7_variable_in_order),
+	        cmocka_unit_test(all_proxy_names_http_when_socks_is_off),
+	        cmocka_unit_test(no_proxy_only_with_allow_local_and_without_isolate),
+	        cmocka_unit_test(merge_replaces_exactly_the_names_it_sets),
+	        cmocka_unit_test(merge_with_no_caller_environment),
+	        cmocka_unit_test(merge_of_the_real_vars),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@ static void codes_do_not_collide_with_errno(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(codes_do_not_collide_with_errno),
+	        cmocka_unit_test(codes_do_not_collide_with_errno),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

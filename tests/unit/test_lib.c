@@ -28,7 +28,7 @@ static void *origin_main(void *arg)
 {
 	struct origin *o = arg;
 	static const char reply[] =
-		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
 	for (;;) {
 		char buf[4096];
@@ -81,7 +81,7 @@ static int curl(const char *proxy, const char *url)
 	FILE *f;
 
 	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null -w '%%{http_code}' -x http://%s '%s'",
-		 proxy, url);
+	         proxy, url);
 	f = popen(cmd, "r");
 	if (f == NULL)
 		return 0;
@@ -172,9 +172,9 @@ static void never_started(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(proxies_and_blocks),
-		cmocka_unit_test(configuration_errors_are_reported),
-		cmocka_unit_test(never_started),
+	        cmocka_unit_test(proxies_and_blocks),
+	        cmocka_unit_test(configuration_errors_are_reported),
+	        cmocka_unit_test(never_started),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,8 +23,8 @@ static struct pc_pattern_set *build(unsigned flags, const char *const *patterns,
 
 #define BUILD(flags, ...)                                                                          \
 	({                                                                                         \
-		static const char *const pats_[] = {__VA_ARGS__};                                   \
-		build(flags, pats_, sizeof(pats_) / sizeof(pats_[0]));                              \
+		static const char *const pats_[] = {__VA_ARGS__};                                  \
+		build(flags, pats_, sizeof(pats_) / sizeof(pats_[0]));                             \
 	})
 
 static enum pc_match match(const struct pc_pattern_set *set, const char *host, uint16_t port)
@@ -110,9 +110,8 @@ static void global_star(void **state)
 
 static void in_label_globs(void **state)
 {
-	struct pc_pattern_set *set =
-		BUILD(0, "region*.example.com", "api-?.svc.example.net", "*.cdn*.example.org",
-		      "build-*", "**.a*b.example.io");
+	struct pc_pattern_set *set = BUILD(0, "region*.example.com", "api-?.svc.example.net",
+	                                   "*.cdn*.example.org", "build-*", "**.a*b.example.io");
 	(void)state;
 
 	assert_int_equal(match(set, "region1.example.com", 443), PC_MATCH_WILDCARD);
@@ -149,8 +148,8 @@ static void deny_wins_is_policy_but_sets_are_independent(void **state)
 static void ports(void **state)
 {
 	struct pc_pattern_set *set =
-		BUILD(0, "example.com:443", "example.com:8443", "*.git.example:22",
-		      "[::1]:8080", "127.0.0.1:3000", "10.0.0.0/8:22", "fd00::/8:443");
+	        BUILD(0, "example.com:443", "example.com:8443", "*.git.example:22", "[::1]:8080",
+	              "127.0.0.1:3000", "10.0.0.0/8:22", "fd00::/8:443");
 	(void)state;
 
 	assert_int_equal(match(set, "example.com", 443), PC_MATCH_EXACT);
@@ -193,7 +192,7 @@ static void many_ports_on_one_host(void **state)
 static void ip_literals_and_cidr(void **state)
 {
 	struct pc_pattern_set *set =
-		BUILD(0, "192.168.1.10", "10.1.0.0/16", "[fe80::1]", "2001:db8::/32", "0.0.0.0/0");
+	        BUILD(0, "192.168.1.10", "10.1.0.0/16", "[fe80::1]", "2001:db8::/32", "0.0.0.0/0");
 	(void)state;
 
 	assert_int_equal(match(set, "192.168.1.10", 80), PC_MATCH_EXACT);
@@ -216,7 +215,7 @@ static void ip_literals_and_cidr(void **state)
 static void denylist_sees_embedded_ipv4(void **state)
 {
 	struct pc_pattern_set *set =
-		BUILD(PC_PATTERN_NO_GLOBAL | PC_PATTERN_EMBEDDED_V4, "93.184.216.0/24", "1.2.3.4");
+	        BUILD(PC_PATTERN_NO_GLOBAL | PC_PATTERN_EMBEDDED_V4, "93.184.216.0/24", "1.2.3.4");
 	(void)state;
 
 	assert_int_equal(match(set, "93.184.216.34", 80), PC_MATCH_WILDCARD);
@@ -329,7 +328,7 @@ static void large_sets_match_correctly(void **state)
 		snprintf(host, sizeof(host), "apex%d.example.org", base + 2);
 		assert_int_equal(match(set, host, 443), PC_MATCH_WILDCARD);
 		snprintf(host, sizeof(host), "10.%d.%d.77", ((base + 3) >> 8) & 255,
-			 (base + 3) & 255);
+		         (base + 3) & 255);
 		assert_int_equal(match(set, host, 443), PC_MATCH_WILDCARD);
 	}
 	pc_pattern_set_free(set);
@@ -341,20 +340,20 @@ static void large_sets_match_correctly(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(exact_names),
-		cmocka_unit_test(subdomain_star_excludes_apex),
-		cmocka_unit_test(double_star_includes_apex),
-		cmocka_unit_test(global_star),
-		cmocka_unit_test(in_label_globs),
-		cmocka_unit_test(deny_wins_is_policy_but_sets_are_independent),
-		cmocka_unit_test(ports),
-		cmocka_unit_test(many_ports_on_one_host),
-		cmocka_unit_test(ip_literals_and_cidr),
-		cmocka_unit_test(denylist_sees_embedded_ipv4),
-		cmocka_unit_test(idn_pattern_matches_punycode_host),
-		cmocka_unit_test(invalid_patterns),
-		cmocka_unit_test(error_index_names_the_pattern),
-		cmocka_unit_test(large_sets_match_correctly),
+	        cmocka_unit_test(exact_names),
+	        cmocka_unit_test(subdomain_star_excludes_apex),
+	        cmocka_unit_test(double_star_includes_apex),
+	        cmocka_unit_test(global_star),
+	        cmocka_unit_test(in_label_globs),
+	        cmocka_unit_test(deny_wins_is_policy_but_sets_are_independent),
+	        cmocka_unit_test(ports),
+	        cmocka_unit_test(many_ports_on_one_host),
+	        cmocka_unit_test(ip_literals_and_cidr),
+	        cmocka_unit_test(denylist_sees_embedded_ipv4),
+	        cmocka_unit_test(idn_pattern_matches_punycode_host),
+	        cmocka_unit_test(invalid_patterns),
+	        cmocka_unit_test(error_index_names_the_pattern),
+	        cmocka_unit_test(large_sets_match_correctly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,8 +23,7 @@ static struct pc_policy *policy(const char *toml)
 	return p;
 }
 
-static struct pc_request request(enum pc_protocol proto, const char *authority,
-				 const char *method)
+static struct pc_request request(enum pc_protocol proto, const char *authority, const char *method)
 {
 	struct pc_request r;
 	uint16_t port = 0;
@@ -39,7 +38,7 @@ static struct pc_request request(enum pc_protocol proto, const char *authority,
 
 /* Evaluates a request that needs no DNS and checks the outcome. */
 static void expect(struct pc_policy *p, enum pc_protocol proto, const char *authority,
-		   const char *method, enum pc_verdict verdict, enum pc_reason reason)
+                   const char *method, enum pc_verdict verdict, enum pc_reason reason)
 {
 	struct pc_request r = request(proto, authority, method);
 	struct pc_decision d;
@@ -49,17 +48,17 @@ static void expect(struct pc_policy *p, enum pc_protocol proto, const char *auth
 		fail_msg("%s: wanted a decision without DNS", authority);
 	if (d.verdict != verdict || d.reason != reason)
 		fail_msg("%s: got %s/%s, wanted %s/%s", authority, pc_verdict_name(d.verdict),
-			 pc_reason_name(d.reason) ? pc_reason_name(d.reason) : "null",
-			 pc_verdict_name(verdict),
-			 pc_reason_name(reason) ? pc_reason_name(reason) : "null");
+		         pc_reason_name(d.reason) ? pc_reason_name(d.reason) : "null",
+		         pc_verdict_name(verdict),
+		         pc_reason_name(reason) ? pc_reason_name(reason) : "null");
 }
 
-#define HTTP PC_PROTO_HTTP
+#define HTTP    PC_PROTO_HTTP
 #define CONNECT PC_PROTO_HTTPS_CONNECT
-#define ALLOW PC_VERDICT_ALLOW
-#define DENY PC_VERDICT_DENY
-#define ASK PC_VERDICT_ASK
-#define NONE PC_REASON_NONE
+#define ALLOW   PC_VERDICT_ALLOW
+#define DENY    PC_VERDICT_DENY
+#define ASK     PC_VERDICT_ASK
+#define NONE    PC_REASON_NONE
 
 static void empty_allowlist_blocks_everything(void **state)
 {
@@ -88,9 +87,8 @@ static void allowlist_miss_is_asked_about_when_approvals_are_on(void **state)
 
 static void deny_wins_over_star(void **state)
 {
-	struct pc_policy *p =
-		policy("[network]\nallowed_domains = [\"*\"]\ndenied_domains = "
-		       "[\"**.evil.example\", \"93.184.216.0/24\"]\n");
+	struct pc_policy *p = policy("[network]\nallowed_domains = [\"*\"]\ndenied_domains = "
+	                             "[\"**.evil.example\", \"93.184.216.0/24\"]\n");
 	(void)state;
 
 	expect(p, HTTP, "evil.example", "GET", DENY, PC_REASON_DENIED);
@@ -106,10 +104,27 @@ static void star_does_not_admit_local(void **state)
 {
 	struct pc_policy *p = policy("[network]\nallowed_domains = [\"*\"]\n");
 	static const char *const local[] = {
-		"127.0.0.1", "127.1", "0x7f.1", "0177.0.0.1", "2130706433", "[::1]",
-		"[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[64:ff9b::a00:1]", "[2002:a00:1::]",
-		"[fe80::1%25eth0]", "10.0.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-		"0.0.0.0", "localhost", "api.localhost", "LOCALHOST.", "[fd00::1]", "224.0.0.1",
+	        "127.0.0.1",
+	        "127.1",
+	        "0x7f.1",
+	        "0177.0.0.1",
+	        "2130706433",
+	        "[::1]",
+	        "[::ffff:127.0.0.1]",
+	        "[::ffff:7f00:1]",
+	        "[64:ff9b::a00:1]",
+	        "[2002:a00:1::]",
+	        "[fe80::1%25eth0]",
+	        "10.0.0.1",
+	        "192.168.1.1",
+	        "169.254.169.254",
+	        "100.64.0.1",
+	        "0.0.0.0",
+	        "localhost",
+	        "api.localhost",
+	        "LOCALHOST.",
+	        "[fd00::1]",
+	        "224.0.0.1",
 	};
 	(void)state;
 
@@ -121,7 +136,7 @@ static void star_does_not_admit_local(void **state)
 static void explicit_loopback_literal_passes(void **state)
 {
 	struct pc_policy *p =
-		policy("[network]\nallowed_domains = [\"127.0.0.1\", \"*.example.com\"]\n");
+	        policy("[network]\nallowed_domains = [\"127.0.0.1\", \"*.example.com\"]\n");
 	struct pc_request r = request(HTTP, "127.0.0.1:8080", "GET");
 	struct pc_decision d;
 	char text[PC_ADDR_STRLEN];
@@ -171,8 +186,8 @@ static void localhost_passes_without_dns(void **state)
 static void allow_local_binding(void **state)
 {
 	struct pc_policy *p = policy("[network]\nallow_local_binding = true\n"
-				     "allowed_domains = [\"*.corp.example\", \"10.0.0.0/8\", "
-				     "\"localhost\"]\ndenied_domains = [\"127.0.0.0/8\"]\n");
+	                             "allowed_domains = [\"*.corp.example\", \"10.0.0.0/8\", "
+	                             "\"localhost\"]\ndenied_domains = [\"127.0.0.0/8\"]\n");
 	struct pc_request r = request(HTTP, "git.corp.example", "GET");
 	struct pc_decision d;
 	(void)state;
@@ -235,7 +250,7 @@ static void allowed_name_needs_dns_and_unlisted_does_not(void **state)
 static void resolved_address_in_denied_block(void **state)
 {
 	struct pc_policy *p = policy("[network]\nallowed_domains = [\"*.example.com\"]\n"
-				     "denied_domains = [\"203.0.114.0/24\"]\n");
+	                             "denied_domains = [\"203.0.114.0/24\"]\n");
 	struct pc_request r = request(HTTP, "a.example.com", "GET");
 	struct pc_decision d;
 	struct pc_addr_list addrs;
@@ -254,8 +269,9 @@ static void resolved_address_in_denied_block(void **state)
 static void unparsable_host_is_refused(void **state)
 {
 	struct pc_policy *p = policy("[network]\nallowed_domains = [\"*\"]\n");
-	static const char *const bad[] = {"1.2.3.09", "256.1.1.1", "1.2.3.4.5", "exa mple.com",
-					  "a..b", "", "[::1", "host:0", "user@host"};
+	static const char *const bad[] = {"1.2.3.09",     "256.1.1.1", "1.2.3.4.5",
+	                                  "exa mple.com", "a..b",      "",
+	                                  "[::1",         "host:0",    "user@host"};
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -266,7 +282,7 @@ static void unparsable_host_is_refused(void **state)
 static void limited_mode(void **state)
 {
 	struct pc_policy *p = policy("[network]\nmode = \"limited\"\n"
-				     "allowed_domains = [\"93.184.216.34\"]\n");
+	                             "allowed_domains = [\"93.184.216.34\"]\n");
 	struct pc_request r;
 	struct pc_decision d;
 	(void)state;
@@ -322,7 +338,7 @@ static void vocabulary(void **state)
 static void ports_in_patterns(void **state)
 {
 	struct pc_policy *p = policy("[network]\nallowed_domains = [\"93.184.216.34:443\", "
-				     "\"8.8.0.0/16:53\"]\napproval_policy = \"never\"\n");
+	                             "\"8.8.0.0/16:53\"]\napproval_policy = \"never\"\n");
 	(void)state;
 
 	expect(p, CONNECT, "93.184.216.34:443", NULL, ALLOW, NONE);
@@ -335,20 +351,20 @@ static void ports_in_patterns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(empty_allowlist_blocks_everything),
-		cmocka_unit_test(allowlist_miss_is_asked_about_when_approvals_are_on),
-		cmocka_unit_test(deny_wins_over_star),
-		cmocka_unit_test(star_does_not_admit_local),
-		cmocka_unit_test(explicit_loopback_literal_passes),
-		cmocka_unit_test(localhost_passes_without_dns),
-		cmocka_unit_test(allow_local_binding),
-		cmocka_unit_test(allowed_name_needs_dns_and_unlisted_does_not),
-		cmocka_unit_test(resolved_address_in_denied_block),
-		cmocka_unit_test(unparsable_host_is_refused),
-		cmocka_unit_test(limited_mode),
-		cmocka_unit_test(disabled_proxy),
-		cmocka_unit_test(vocabulary),
-		cmocka_unit_test(ports_in_patterns),
+	        cmocka_unit_test(empty_allowlist_blocks_everything),
+	        cmocka_unit_test(allowlist_miss_is_asked_about_when_approvals_are_on),
+	        cmocka_unit_test(deny_wins_over_star),
+	        cmocka_unit_test(star_does_not_admit_local),
+	        cmocka_unit_test(explicit_loopback_literal_passes),
+	        cmocka_unit_test(localhost_passes_without_dns),
+	        cmocka_unit_test(allow_local_binding),
+	        cmocka_unit_test(allowed_name_needs_dns_and_unlisted_does_not),
+	        cmocka_unit_test(resolved_address_in_denied_block),
+	        cmocka_unit_test(unparsable_host_is_refused),
+	        cmocka_unit_test(limited_mode),
+	        cmocka_unit_test(disabled_proxy),
+	        cmocka_unit_test(vocabulary),
+	        cmocka_unit_test(ports_in_patterns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

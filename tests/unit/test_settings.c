@@ -82,46 +82,46 @@ static void defaults(void **state)
 
 static void every_key(void **state)
 {
-	struct pc_settings *s = parse_ok(
-		"[network]\n"
-		"enabled = false\n"
-		"proxy_url = \"http://127.0.0.1:13128\"\n"
-		"socks_url = \"socks5h://127.0.0.1:18081\"\n"
-		"enable_socks5 = false\n"
-		"enable_socks5_udp = false\n"
-		"mode = \"limited\"\n"
-		"allowed_domains = [\"*.example.com\", \"api.example.org:443\"]\n"
-		"denied_domains = [\"evil.example.com\"]\n"
-		"allow_local_binding = true\n"
-		"allow_unix_sockets = [\"/run/docker.sock\"]\n"
-		"dangerously_allow_all_unix_sockets = true\n"
-		"allow_upstream_proxy = false\n"
-		"dangerously_allow_non_loopback_proxy = true\n"
-		"dns_servers = [\"127.0.0.1:5353\"]\n"
-		"audit_log = \"off\"\n"
-		"rules_files = [\"/tmp/a.rules\", \"/tmp/b.rules\"]\n"
-		"approval_policy = \"never\"\n"
-		"approval_timeout_s = 5\n"
-		"approvals_reviewer = \"command\"\n"
-		"reviewer_command = [\"/bin/reviewer\", \"--json\"]\n"
-		"reviewer_timeout_s = 7\n"
-		"reviewer_threshold = 50\n"
-		"max_connections = 100\n"
-		"head_timeout_s = 3\n"
-		"idle_timeout_s = 4\n"
-		"tunnel_idle_timeout_s = 5\n"
-		"connect_timeout_s = 6\n"
-		"max_request_line = 1000\n"
-		"max_header_bytes = 2000\n"
-		"max_header_fields = 20\n"
-		"udp_idle_timeout_s = 9\n"
-		"[network.mitm]\n"
-		"enabled = true\n"
-		"ca_cert_path = \"/x/ca.pem\"\n"
-		"ca_key_path = \"/x/ca.key\"\n"
-		"leaf_cache_size = 10\n"
-		"[profiles.docs]\n"
-		"allowed_domains = [\"docs.example.com\"]\n");
+	struct pc_settings *s =
+	        parse_ok("[network]\n"
+	                 "enabled = false\n"
+	                 "proxy_url = \"http://127.0.0.1:13128\"\n"
+	                 "socks_url = \"socks5h://127.0.0.1:18081\"\n"
+	                 "enable_socks5 = false\n"
+	                 "enable_socks5_udp = false\n"
+	                 "mode = \"limited\"\n"
+	                 "allowed_domains = [\"*.example.com\", \"api.example.org:443\"]\n"
+	                 "denied_domains = [\"evil.example.com\"]\n"
+	                 "allow_local_binding = true\n"
+	                 "allow_unix_sockets = [\"/run/docker.sock\"]\n"
+	                 "dangerously_allow_all_unix_sockets = true\n"
+	                 "allow_upstream_proxy = false\n"
+	                 "dangerously_allow_non_loopback_proxy = true\n"
+	                 "dns_servers = [\"127.0.0.1:5353\"]\n"
+	                 "audit_log = \"off\"\n"
+	                 "rules_files = [\"/tmp/a.rules\", \"/tmp/b.rules\"]\n"
+	                 "approval_policy = \"never\"\n"
+	                 "approval_timeout_s = 5\n"
+	                 "approvals_reviewer = \"command\"\n"
+	                 "reviewer_command = [\"/bin/reviewer\", \"--json\"]\n"
+	                 "reviewer_timeout_s = 7\n"
+	                 "reviewer_threshold = 50\n"
+	                 "max_connections = 100\n"
+	                 "head_timeout_s = 3\n"
+	                 "idle_timeout_s = 4\n"
+	                 "tunnel_idle_timeout_s = 5\n"
+	                 "connect_timeout_s = 6\n"
+	                 "max_request_line = 1000\n"
+	                 "max_header_bytes = 2000\n"
+	                 "max_header_fields = 20\n"
+	                 "udp_idle_timeout_s = 9\n"
+	                 "[network.mitm]\n"
+	                 "enabled = true\n"
+	                 "ca_cert_path = \"/x/ca.pem\"\n"
+	                 "ca_key_path = \"/x/ca.key\"\n"
+	                 "leaf_cache_size = 10\n"
+	                 "[profiles.docs]\n"
+	                 "allowed_domains = [\"docs.example.com\"]\n");
 	(void)state;
 
 	assert_false(s->enabled);
@@ -175,30 +175,32 @@ static void errors_name_position_and_key(void **state)
 {
 	(void)state;
 	expect_error("[network]\nmode = \"fast\"\n", "test.toml:2:8: 'mode' must be \"full\" or "
-						     "\"limited\", not \"fast\"");
+	                                             "\"limited\", not \"fast\"");
 	expect_error("[network]\nbogus = 1\n", "test.toml:2:1: unknown key 'bogus' in [network]");
-	expect_error("[network]\n  enabled = 1\n", "test.toml:2:13: 'enabled' must be true or false");
+	expect_error("[network]\n  enabled = 1\n",
+	             "test.toml:2:13: 'enabled' must be true or false");
 	expect_error("top = 1\n", "test.toml:1:1: unknown key 'top'");
 	expect_error("[network.mitm]\nenable = true\n",
-		     "test.toml:2:1: unknown key 'enable' in [network.mitm]");
+	             "test.toml:2:1: unknown key 'enable' in [network.mitm]");
 	expect_error("[profiles.x]\nallowed = []\n",
-		     "test.toml:2:1: unknown key 'allowed' in [profiles.x]");
+	             "test.toml:2:1: unknown key 'allowed' in [profiles.x]");
 	expect_error("[network]\nmax_connections = 0\n",
-		     "test.toml:2:19: 'max_connections' must be between 1 and 1048576");
+	             "test.toml:2:19: 'max_connections' must be between 1 and 1048576");
 	expect_error("[network]\nallowed_domains = \"a.com\"\n",
-		     "'allowed_domains' must be an array of strings, not string");
+	             "'allowed_domains' must be an array of strings, not string");
 	expect_error("[network]\nallowed_domains = [\"a.com\", 3]\n",
-		     "test.toml:2:29: 'allowed_domains' must be an array of strings");
+	             "test.toml:2:29: 'allowed_domains' must be an array of strings");
 	expect_error("[network]\ndenied_domains = [\"*\"]\n",
-		     "test.toml:2:19: '*' in denied_domains would deny everything");
+	             "test.toml:2:19: '*' in denied_domains would deny everything");
 	expect_error("[network]\nallowed_domains = [\n  \"ok.com\",\n  \"bad..com\",\n]\n",
-		     "test.toml:4:3: invalid pattern 'bad..com'");
+	             "test.toml:4:3: invalid pattern 'bad..com'");
 	expect_error("[network]\ndenied_domains = [\"10.0.0.1/8\"]\n",
-		     "test.toml:2:19: invalid pattern '10.0.0.1/8'");
+	             "test.toml:2:19: invalid pattern '10.0.0.1/8'");
 	expect_error("[network]\nallow_unix_sockets = [\"rel.sock\"]\n", "absolute paths");
 	expect_error("[network]\napprovals_reviewer = \"command\"\n", "needs reviewer_command");
 	expect_error("[network]\nproxy_url = \"http://127.0.0.1\"\n", "'proxy_url' must look like");
-	expect_error("[network]\nproxy_url = \"ftp://127.0.0.1:21\"\n", "'proxy_url' must look like");
+	expect_error("[network]\nproxy_url = \"ftp://127.0.0.1:21\"\n",
+	             "'proxy_url' must look like");
 	expect_error("[network]\nmax_request_line = 70000\n", "must not exceed max_header_bytes");
 	expect_error("[network]\nmode = \"full\"\nmode = \"limited\"\n", "test.toml:3:");
 	expect_error("[network\n", "test.toml:1:");
@@ -235,9 +237,10 @@ static void bad_override_pattern_names_the_flag(void **state)
 
 	assert_int_equal(pc_settings_apply_overrides(s, &ov, &err), 0);
 	assert_int_equal(pc_policy_new(s, &p, &err), PC_ECONFIG);
-	assert_string_equal(err.text, "--allow: invalid pattern 'bad host': not a host name, IP "
-				      "address or CIDR block (globs are '*.', '**.', and '*' or '?' "
-				      "inside a label)");
+	assert_string_equal(err.text,
+	                    "--allow: invalid pattern 'bad host': not a host name, IP "
+	                    "address or CIDR block (globs are '*.', '**.', and '*' or '?' "
+	                    "inside a label)");
 }
 
 static void embedded_default_is_valid(void **state)
@@ -325,13 +328,13 @@ static void lookup_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults),
-		cmocka_unit_test(every_key),
-		cmocka_unit_test(errors_name_position_and_key),
-		cmocka_unit_test(overrides_layer_over_the_file),
-		cmocka_unit_test(bad_override_pattern_names_the_flag),
-		cmocka_unit_test(embedded_default_is_valid),
-		cmocka_unit_test(lookup_order),
+	        cmocka_unit_test(defaults),
+	        cmocka_unit_test(every_key),
+	        cmocka_unit_test(errors_name_position_and_key),
+	        cmocka_unit_test(overrides_layer_over_the_file),
+	        cmocka_unit_test(bad_override_pattern_names_the_flag),
+	        cmocka_unit_test(embedded_default_is_valid),
+	        cmocka_unit_test(lookup_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
