@@ -87,9 +87,20 @@ class ConnectTest(common.HttpCase):
         self.assertTrue(o6.requests()[0]["peer"].startswith("[::1]:"), o6.requests()[0])
 
     def test_localhost_reaches_either_family(self):
-        for bind in ("::1", "127.0.0.1"):
+        for bind, other in (("::1", ("127.0.0.1", socket.AF_INET)),
+                            ("127.0.0.1", ("::1", socket.AF_INET6))):
             with self.subTest(bind=bind):
-                o = self.origin(bind=[bind], name="only")
+                # The origin's port on the other family is held by a socket that does not
+                # listen (a connect there is refused), so no other test's server can answer.
+                for attempt in range(20):
+                    o = self.origin(bind=[bind], name="only%d" % attempt)
+                    hold = socket.socket(other[1], socket.SOCK_STREAM)
+                    self.addCleanup(hold.close)
+                    try:
+                        hold.bind((other[0], o.port))
+                        break
+                    except OSError:
+                        continue
                 c = self.tunnel("localhost:%d" % o.port)
                 r = c.request(b"GET / HTTP/1.1\r\nHost: localhost:%d\r\n\r\n" % o.port)
                 self.assertEqual(r.body, b"origin\n")
