@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "http/proxy.h"
+#include "proxy/netns.h"
 #include "socks/proxy.h"
 
 #define LISTENERS_MAX   8
@@ -54,8 +55,8 @@ struct pc_server {
 	size_t n_conns;
 	size_t fd_cap; /* connections the fd limit admits */
 
-	int child_netns; /* run --isolate: the client's network namespace, else -1 */
-	int own_netns;
+	/* run --isolate: makes the UDP relay sockets inside the client's network namespace */
+	struct pc_netns_worker *netns;
 
 	bool draining;
 	uv_timer_t drain_timer;
@@ -94,7 +95,6 @@ int pc_server_new(uv_loop_t *loop, struct pc_policy *policy, const char *audit_p
 	if (s == NULL)
 		return -ENOMEM;
 	s->loop = loop;
-	s->child_netns = s->own_netns = -1;
 	s->conns.next = s->conns.prev = &s->conns;
 	pc_bufpool_init(&s->pool, POOL_KEEP);
 	s->fd_cap = SIZE_MAX;
@@ -139,8 +139,7 @@ void pc_server_free(struct pc_server *s)
 	pc_audit_free(s->audit);
 	pc_policy_unref(s->policy);
 	pc_bufpool_destroy(&s->pool);
-	if (s->own_netns >= 0)
-		close(s->own_netns);
+	pc_netns_worker_stop(s->netns);
 	if (s->drain_timer_init) {
 		/* the embedded timer is freed with the server once libuv is done with it */
 		s->drain_timer.data = s;
@@ -502,49 +501,14 @@ void pc_server_drain(struct pc_server *s, uint64_t grace_ms, void (*done)(void *
 
 int pc_server_set_client_netns(struct pc_server *s, int netns_fd)
 {
-	if (s->own_netns < 0) {
-		s->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (s->own_netns < 0)
-			return -errno;
-	}
-	s->child_netns = netns_fd;
-	return 0;
-}
-
-/* Creates and binds the socket in the current network namespace. */
-static int udp_socket_here(const union pc_sockaddr *local)
-{
-	union pc_sockaddr a = *local;
-	int fd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc;
-
-	if (fd < 0)
-		return -errno;
-	pc_addr_set_port(&a, 0);
-	if (bind(fd, &a.sa, pc_addr_len(&a)) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
+	pc_netns_worker_stop(s->netns);
+	s->netns = NULL;
+	return pc_netns_worker_start(netns_fd, &s->netns);
 }
 
 int pc_server_udp_socket(struct pc_server *s, const union pc_sockaddr *local)
 {
-	int fd, rc;
-
-	if (s->child_netns < 0)
-		return udp_socket_here(local);
-	/* The loop thread visits the client's namespace just long enough to make the socket:
-	 * setns(CLONE_NEWNET) affects only the calling thread. */
-	if (setns(s->child_netns, CLONE_NEWNET) < 0)
-		return -errno;
-	fd = udp_socket_here(local);
-	if (setns(s->own_netns, CLONE_NEWNET) < 0) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		/* a thread stuck in the wrong namespace must not dial anything */
-		pc_fatalx("cannot return to the proxy's network namespace: %s", strerror(-rc));
-	}
-	return fd;
+	if (s->netns != NULL)
+		return pc_netns_udp_socket(s->netns, local);
+	return pc_udp_relay_socket(local);
 }

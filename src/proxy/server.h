@@ -81,8 +81,9 @@ bool pc_server_draining(const struct pc_server *s);
  * that under run --isolate they are made inside the client's network namespace. Returns the
  * fd or -errno. */
 int pc_server_udp_socket(struct pc_server *s, const union pc_sockaddr *local);
-/* Makes pc_server_udp_socket create its sockets in the network namespace netns_fd (borrowed;
- * it must stay open). Returns 0 or -errno. */
+/* Makes pc_server_udp_socket create its sockets in the network namespace netns_fd (borrowed
+ * for the call), through a thread that stays inside it (proxy/netns.h). Returns 0, or -errno
+ * when that namespace cannot be entered (pc_server_udp_socket is then unchanged). */
 int pc_server_set_client_netns(struct pc_server *s, int netns_fd);
 
 /* Stops accepting, asks every connection to drain, and calls done once none is left or after

@@ -1,6 +1,7 @@
 #include "run/run.h"
 
 #include <arpa/inet.h>
+#include <linux/capability.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -174,19 +176,50 @@ static int plan_read_only(struct pc_isolate_plan *plan, const struct pc_settings
 	return rc == 0 ? pc_isolate_plan_finish(plan) : rc;
 }
 
-/* Whether this process may enter network namespaces and come back. Entering one, even the
- * one it is in, takes CAP_SYS_ADMIN both in its own user namespace and in the one owning the
- * network namespace: an unprivileged run has neither, and root of a user namespace lacks the
- * second for a network namespace created outside it. */
-static bool can_switch_netns(void)
+/* Whether this process has CAP_SYS_ADMIN in its user namespace, which (with run's own user
+ * namespace being the parent of the command's) is what entering the command's network
+ * namespace takes: the SOCKS5 UDP relay sockets are made there (proxy/netns.h). */
+static bool has_sys_admin(void)
 {
-	int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc;
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
 
-	if (fd < 0)
+	if (syscall(SYS_capget, &hdr, data) < 0)
 		return false;
-	rc = setns(fd, CLONE_NEWNET);
-	close(fd);
-	return rc == 0;
+	return (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN)) != 0;
+}
+
+/* An unprivileged run puts itself in a user namespace of its own (mapping only its own ids)
+ * before anything else: the command's namespaces are then nested in it, and run holds the
+ * capabilities over them that making relay sockets inside takes. Nothing else changes for the
+ * proxy: it keeps the host's network and the caller's files. Failing here is not fatal: the
+ * command's own unshare then fails with the reason. */
+static void enter_own_userns(void)
+{
+	char map[64];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int fd;
+
+	if (unshare(CLONE_NEWUSER) < 0)
+		return;
+	if ((fd = open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC)) >= 0) {
+		if (write(fd, "deny", 4) < 0)
+			pc_log_debug("setgroups: %s", strerror(errno));
+		close(fd);
+	}
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	if ((fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC)) >= 0) {
+		if (write(fd, map, strlen(map)) < 0)
+			pc_log_debug("uid_map: %s", strerror(errno));
+		close(fd);
+	}
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+	if ((fd = open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC)) >= 0) {
+		if (write(fd, map, strlen(map)) < 0)
+			pc_log_debug("gid_map: %s", strerror(errno));
+		close(fd);
+	}
 }
 
 /* ---- after fork ---- */
@@ -305,12 +338,14 @@ int pc_run(const struct pc_run_options *o)
 	raised.rlim_cur = raised.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &raised);
 
+	/* single-threaded still, as unshare(CLONE_NEWUSER) requires */
+	if (o->isolate && geteuid() != 0)
+		enter_own_userns();
 	rc = pc_settings_load(&o->ov, &s, &err);
 	if (rc == 0) {
-		/* The relay sockets of SOCKS5 UDP are made inside the command's namespace by
-		 * entering it and coming back; where that cannot be done, UDP ASSOCIATE is
-		 * refused as unsupported rather than stranding the proxy in the wrong one. */
-		if (o->isolate && s->enable_socks5_udp && !can_switch_netns())
+		/* The relay sockets of SOCKS5 UDP are made inside the command's namespace; where
+		 * that cannot be entered, UDP ASSOCIATE is refused as unsupported. */
+		if (o->isolate && s->enable_socks5_udp && !has_sys_admin())
 			s->enable_socks5_udp = false;
 		rc = pc_policy_new(s, &r.policy, &err);
 	}
@@ -447,7 +482,7 @@ int pc_run(const struct pc_run_options *o)
 		rc = pc_server_listen(r.server, PC_LISTENER_SOCKS, socks_fd);
 		socks_fd = -1;
 	}
-	if (rc == 0 && netns_fd >= 0)
+	if (rc == 0 && netns_fd >= 0 && socks && st->enable_socks5_udp)
 		rc = pc_server_set_client_netns(r.server, netns_fd);
 	if (rc < 0) {
 		fprintf(stderr, "portcullis: cannot start the proxy: %s\n", pc_strerror(rc));
