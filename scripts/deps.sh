@@ -4,7 +4,7 @@
 # present, so repeated `make` runs stay fast and offline.
 set -eu
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev llvm
-libuv1-dev libc-ares-dev libssl-dev libjansson-dev libidn2-dev libpsl-dev libcmocka-dev
+libuv1-dev libc-ares-dev libssl-dev libjansson-dev libidn2-dev libunistring-dev libpsl-dev libcmocka-dev
 python3 curl git openssh-client openssh-server iproute2 util-linux procps openssl"
 missing=""
 for p in $PKGS; do
