@@ -366,8 +366,8 @@ static void conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->state == ST_TUNNEL)
-		pc_relay_stop(&c->relay);
+	/* a tunnel, or a response body on its way by splice */
+	pc_relay_stop(&c->relay);
 	exchange_free(c);
 	upstream_close(c);
 	c->client.data = c;
@@ -1535,6 +1535,66 @@ static int response_body(struct conn *c)
 	}
 }
 
+/* ---- response bodies by splice ---- */
+
+static void on_body_done(struct pc_relay *r, int status)
+{
+	struct conn *c = r->data;
+	struct exchange *x = c->x;
+
+	c->timer.data = c;
+	c->last_activity = uv_now(c->client.loop);
+	if (status == -ETIMEDOUT) {
+		conn_close(c);
+		return;
+	}
+	if (status < 0) {
+		upstream_failed(c, "the connection to the origin failed");
+		return;
+	}
+	if (x->resp_body == PC_HTTP_BODY_LENGTH) {
+		x->resp_left -= r->bytes[0];
+		x->resp_done = x->resp_left == 0;
+	}
+	c->up_eof = r->eof[0];
+	timer_arm(c, (uint64_t)settings(c)->idle_timeout_s * 1000);
+	response_pump(c);
+	/* as after an EOF read: a body the EOF left incomplete breaks the exchange */
+	if (!c->closing && c->state == ST_EXCHANGE && c->up != NULL && c->up_eof && !x->resp_done)
+		upstream_failed(c, "the origin closed the connection early");
+}
+
+/* Hands the rest of a response body to the relay when it can move it by itself, origin to
+ * client by splice(2): exactly the bytes left of a Content-Length body, or a close-delimited
+ * one up to EOF for a client that takes it as is. Chunked bodies (and close-delimited ones
+ * re-framed as chunked) go through the parser; a remainder under one buffer is not worth the
+ * polls. Only once nothing else touches either connection: the request fully sent, no write
+ * queued, neither side read. Returns true when the relay took over. */
+static bool body_splice(struct conn *c)
+{
+	struct exchange *x = c->x;
+	uint64_t idle = (uint64_t)settings(c)->idle_timeout_s * 1000, limit;
+
+	if (inbuf_avail(&c->uin) > 0 || c->up == NULL || c->up_eof || c->reading || c->to_up.busy ||
+	    !x->req_done)
+		return false;
+	if (x->resp_body == PC_HTTP_BODY_LENGTH && x->resp_left >= PC_BUF_SIZE)
+		limit = x->resp_left;
+	else if (x->resp_body == PC_HTTP_BODY_CLOSE && x->resp_out == PC_FRAME_CLOSE)
+		limit = PC_RELAY_UNTIL_EOF;
+	else
+		return false;
+	up_stop_reading(c);
+	inbuf_trim(c->srv, &c->uin);
+	if (pc_relay_forward(&c->relay, pc_server_pool(c->srv), &c->up->tcp, &c->client, limit,
+	                     &c->timer, idle, on_body_done, c) == 0)
+		return true;
+	/* the buffered path does the same job */
+	c->timer.data = c;
+	timer_arm(c, idle);
+	return false;
+}
+
 static void response_pump(struct conn *c)
 {
 	int rc = 1;
@@ -1551,6 +1611,8 @@ static void response_pump(struct conn *c)
 			finish_exchange(c);
 			return;
 		}
+		if (x->resp_head_done && body_splice(c))
+			return;
 		rc = x->resp_head_done ? response_body(c) : response_head(c);
 		if (rc == 0) {
 			/* more input needed, or a write is in flight and its callback continues */

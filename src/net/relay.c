@@ -1,210 +1,427 @@
 #include "net/relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-static void relay_finish(struct pc_relay *r, int status)
+#include "core/error.h"
+
+/* Fills of one direction per wakeup before the loop serves other connections. */
+#define PUMP_ROUNDS 16
+
+/* Bytes on their way from one side to the other: in the pipe or in the buffer, never in both,
+ * and at most one fill of either (the bound a reader that never reads can cost). */
+struct relay_dir {
+	int pipe[2];    /* -1 while nothing is in flight or splice is not used */
+	size_t in_pipe; /* bytes in the pipe */
+	char *buf;      /* pending bytes, or the fill when not splicing */
+	size_t off, len;
+	uint64_t left;  /* bytes this direction may still read */
+	bool no_splice; /* splice refused these descriptors: always the buffer */
+	bool eof;       /* the source has sent EOF (or the direction is not used) */
+	bool shut;      /* ... and it was passed on: this direction has ended */
+};
+
+struct relay_side {
+	uv_poll_t poll;
+	int fd;
+	bool open;  /* poll initialised, not yet closed */
+	int events; /* what poll is started for; -1 after libuv stopped it on an error */
+};
+
+/* On the heap, not in struct pc_relay: libuv releases poll handles only after a loop iteration,
+ * possibly after the caller has freed the memory that held its struct pc_relay. */
+struct pc_relay_core {
+	struct relay_side side[2];
+	struct relay_dir dir[2]; /* dir[i] carries bytes from side i to side 1 - i */
+	struct pc_relay *r;      /* NULL once the relay has ended */
+	struct pc_bufpool *pool;
+	uv_timer_t *timer;
+	uint64_t idle_ms;
+	uint64_t last_activity;
+	int handles;  /* poll handles whose close callback is still due */
+	bool one_way; /* dir[0] only, ending at its limit or EOF: nothing is shut down */
+};
+
+static size_t in_flight(const struct relay_dir *d)
 {
-	if (r->finished)
-		return;
-	pc_relay_stop(r);
-	r->finished = true;
-	if (r->starting) {
-		/* pc_relay_start returns it; the caller never waits for a callback */
-		r->start_status = status < 0 ? status : -EPIPE;
-		return;
+	return d->in_pipe + (d->len - d->off);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	struct pc_relay_core *c = h->data;
+
+	if (--c->handles == 0)
+		free(c);
+}
+
+/* Gives the pipe and buffer of d back; a pipe that still holds bytes is closed. */
+static void release(struct pc_relay_core *c, struct relay_dir *d)
+{
+	pc_pipe_put(c->pool, d->pipe, d->in_pipe == 0);
+	d->in_pipe = 0;
+	pc_buf_put(c->pool, d->buf);
+	d->buf = NULL;
+	d->off = d->len = 0;
+}
+
+/* Ends everything the relay holds; the core frees itself once libuv lets go of the polls. */
+static void core_stop(struct pc_relay_core *c)
+{
+	uv_timer_stop(c->timer);
+	for (int i = 0; i < 2; i++)
+		release(c, &c->dir[i]);
+	c->r->core = NULL;
+	c->r = NULL;
+	for (int i = 0; i < 2; i++) {
+		/* closing stops the poll at once (epoll forgets the descriptor), so the handle's
+		 * own watcher can take the descriptor again right away */
+		if (c->side[i].open) {
+			c->side[i].open = false;
+			uv_close((uv_handle_t *)&c->side[i].poll, on_poll_closed);
+		}
 	}
+	if (c->handles == 0)
+		free(c);
+}
+
+static void finish(struct pc_relay_core *c, int status)
+{
+	struct pc_relay *r = c->r;
+
+	if (r == NULL)
+		return;
+	core_stop(c);
 	r->done(r, status);
 }
 
-static struct pc_relay_side *other(struct pc_relay_side *s)
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* Polls each side for what its directions wait for: readable when the direction from it is
+ * empty and open, writable when the direction towards it holds bytes. */
+static void update_polls(struct pc_relay_core *c)
 {
-	return s == &s->relay->side[0] ? &s->relay->side[1] : &s->relay->side[0];
+	for (int i = 0; i < 2; i++) {
+		struct relay_side *s = &c->side[i];
+		const struct relay_dir *from = &c->dir[i];
+		int ev = 0;
+
+		if (!from->eof && from->left > 0 && in_flight(from) == 0)
+			ev |= UV_READABLE;
+		if (in_flight(&c->dir[1 - i]) > 0)
+			ev |= UV_WRITABLE;
+		/* every change costs epoll_ctl calls (libuv removes and re-adds the descriptor) */
+		if (ev != s->events) {
+			int rc = uv_poll_start(&s->poll, ev, on_poll);
+			if (rc < 0) {
+				finish(c, rc);
+				return;
+			}
+			s->events = ev;
+		}
+	}
 }
 
-static void maybe_done(struct pc_relay *r)
+static bool transient(int err)
 {
-	if (r->side[0].shut && r->side[1].shut && !r->side[0].shutting && !r->side[1].shutting)
-		relay_finish(r, 0);
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
+/* Reads what side i has into its direction, which is empty, never more than the direction's
+ * limit. Returns the bytes read, 0 at EOF, PC_AGAIN when nothing is there, or -errno. */
+static ssize_t fill(struct pc_relay_core *c, int i)
 {
-	struct pc_relay_side *to = req->data;
-	struct pc_relay *r = to->relay;
+	struct relay_dir *d = &c->dir[i];
+	int fd = c->side[i].fd;
+	size_t want;
+	ssize_t n;
 
-	to->shutting = false;
-	if (r->finished)
-		return;
-	if (status < 0 && status != UV_ENOTCONN) {
-		relay_finish(r, status);
+	/* no pipe (fds exhausted, the pool's limit): this fill goes through the buffer */
+	if (!d->no_splice && d->pipe[0] < 0 && d->buf == NULL)
+		(void)pc_pipe_get(c->pool, d->pipe);
+	if (d->pipe[0] >= 0) {
+		want = d->left < PC_PIPE_SIZE ? (size_t)d->left : PC_PIPE_SIZE;
+		n = splice(fd, NULL, d->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0)
+			d->in_pipe = (size_t)n;
+		if (n >= 0)
+			return n;
+		if (transient(errno))
+			return PC_AGAIN;
+		if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+			return -errno;
+		/* nothing was moved: the buffer does the same job */
+		d->no_splice = true;
+		pc_pipe_put(c->pool, d->pipe, true);
+	}
+	if (d->buf == NULL && (d->buf = pc_buf_get(c->pool)) == NULL)
+		return -ENOMEM;
+	want = d->left < PC_BUF_SIZE ? (size_t)d->left : PC_BUF_SIZE;
+	n = recv(fd, d->buf, want, 0);
+	if (n > 0) {
+		d->off = 0;
+		d->len = (size_t)n;
+	}
+	if (n >= 0)
+		return n;
+	return transient(errno) ? PC_AGAIN : -errno;
+}
+
+/* Writes the bytes in flight in direction i to the other side. Returns 1 when all are out, 0
+ * when that side takes no more for now, or -errno. */
+static int drain(struct pc_relay_core *c, int i)
+{
+	struct relay_dir *d = &c->dir[i];
+	int fd = c->side[1 - i].fd;
+	ssize_t n;
+
+	if (d->in_pipe > 0)
+		n = splice(d->pipe[0], NULL, fd, NULL, d->in_pipe,
+		           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	else
+		n = send(fd, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+	if (n < 0)
+		return transient(errno) ? 0 : -errno;
+	if (n == 0)
+		return -EIO; /* cannot happen with bytes to write; waiting would spin */
+	c->last_activity = uv_now(c->timer->loop);
+	if (d->in_pipe > 0)
+		d->in_pipe -= (size_t)n;
+	else
+		d->off += (size_t)n;
+	/* a short write means the socket buffer is full: the next try would fail */
+	return in_flight(d) == 0;
+}
+
+/* Direction i has delivered everything up to its end (EOF, or its limit one way). */
+static void dir_ended(struct pc_relay_core *c, int i)
+{
+	struct relay_dir *d = &c->dir[i];
+
+	release(c, d);
+	if (c->one_way) {
+		finish(c, 0);
 		return;
 	}
-	maybe_done(r);
+	if (!d->shut) {
+		d->shut = true;
+		/* ENOTCONN: the other side is gone already; its own direction reports that */
+		if (shutdown(c->side[1 - i].fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+			finish(c, -errno);
+			return;
+		}
+	}
+	if (c->dir[1 - i].shut)
+		finish(c, 0);
 }
 
-/* The sending side `from` has ended and everything it sent was written: pass the EOF on. */
-static void pass_eof(struct pc_relay_side *from)
+/* Moves bytes in direction i until the source is empty, the destination full, the direction
+ * ended, or its share of this wakeup is used up. */
+static void pump(struct pc_relay_core *c, int i)
 {
-	struct pc_relay_side *to = other(from);
+	struct relay_dir *d = &c->dir[i];
+	ssize_t n;
 	int rc;
 
-	if (to->shut)
-		return;
-	to->shut = true;
-	to->shutting = true;
-	to->shutdown_req.data = to;
-	rc = uv_shutdown(&to->shutdown_req, (uv_stream_t *)to->tcp, on_shutdown);
-	if (rc < 0) {
-		to->shutting = false;
-		if (rc != UV_ENOTCONN) {
-			relay_finish(from->relay, rc);
+	for (int round = 0;; round++) {
+		if (in_flight(d) > 0) {
+			rc = drain(c, i);
+			if (rc < 0) {
+				finish(c, rc);
+				return;
+			}
+			if (rc == 0)
+				return;
+		}
+		if (d->eof || d->left == 0) {
+			if (!d->shut)
+				dir_ended(c, i);
 			return;
 		}
-	}
-	maybe_done(from->relay);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct pc_relay_side *s = h->data;
-	(void)suggested;
-
-	s->buf = pc_buf_get(s->relay->pool);
-	buf->base = s->buf;
-	buf->len = s->buf != NULL ? PC_BUF_SIZE : 0;
-}
-
-static void start_reading(struct pc_relay_side *s);
-static void flush(struct pc_relay_side *from);
-
-static void on_write(uv_write_t *req, int status)
-{
-	struct pc_relay_side *from = req->data;
-	struct pc_relay *r = from->relay;
-
-	other(from)->writing = false;
-	if (r->finished || !r->running) {
-		pc_buf_put(r->pool, from->buf);
-		from->buf = NULL;
-		return;
-	}
-	if (status < 0) {
-		relay_finish(r, status);
-		return;
-	}
-	from->off = from->len;
-	flush(from);
-}
-
-/* Writes from's pending bytes to the other side; returns the buffer and reads on when done. */
-static void flush(struct pc_relay_side *from)
-{
-	struct pc_relay_side *to = other(from);
-	uv_buf_t b;
-	int n;
-
-	if (from->off < from->len) {
-		b = uv_buf_init(from->buf + from->off, (unsigned)(from->len - from->off));
-		n = uv_try_write((uv_stream_t *)to->tcp, &b, 1);
-		if (n > 0)
-			from->off += (size_t)n;
-		else if (n < 0 && n != UV_EAGAIN) {
-			relay_finish(from->relay, n);
-			return;
-		}
-	}
-	if (from->off < from->len) {
-		b = uv_buf_init(from->buf + from->off, (unsigned)(from->len - from->off));
-		to->writing = true;
-		from->write_req.data = from;
-		n = uv_write(&from->write_req, (uv_stream_t *)to->tcp, &b, 1, on_write);
+		if (round == PUMP_ROUNDS)
+			break;
+		n = fill(c, i);
+		if (n == PC_AGAIN)
+			break;
 		if (n < 0) {
-			to->writing = false;
-			relay_finish(from->relay, n);
+			finish(c, (int)n);
+			return;
 		}
-		return;
+		if (n == 0) {
+			d->eof = true;
+			c->r->eof[i] = true;
+			continue;
+		}
+		d->left -= (uint64_t)n;
+		c->r->bytes[i] += (uint64_t)n;
+		c->last_activity = uv_now(c->timer->loop);
 	}
-	pc_buf_put(from->relay->pool, from->buf);
-	from->buf = NULL;
-	from->off = from->len = 0;
-	if (from->eof)
-		pass_eof(from);
-	else
-		start_reading(from);
+	/* drained: an idle direction holds neither pipe nor buffer */
+	release(c, d);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_poll(uv_poll_t *h, int status, int events)
 {
-	struct pc_relay_side *s = stream->data;
-	struct pc_relay *r = s->relay;
-	(void)buf;
+	struct pc_relay_core *c = h->data;
+	int i = h == &c->side[0].poll ? 0 : 1;
 
-	if (nread > 0) {
-		s->bytes_in += (uint64_t)nread;
-		r->last_activity = uv_now(stream->loop);
-		s->off = 0;
-		s->len = (size_t)nread;
-		uv_read_stop(stream);
-		flush(s);
+	if (c->r == NULL)
 		return;
-	}
-	pc_buf_put(r->pool, s->buf);
-	s->buf = NULL;
-	if (nread == 0)
-		return;
-	if (buf->base == NULL && nread == UV_ENOBUFS) {
-		relay_finish(r, -ENOMEM);
-		return;
-	}
-	uv_read_stop(stream);
-	if (nread == UV_EOF) {
-		s->eof = true;
-		pass_eof(s);
-		return;
-	}
-	relay_finish(r, (int)nread);
-}
+	if (status < 0) {
+		/* POLLERR: libuv has stopped this poll. The socket's error ends the relay; without
+		 * one (another step already took it), the directions find out by themselves. */
+		int err = 0;
+		socklen_t len = sizeof(err);
 
-static void start_reading(struct pc_relay_side *s)
-{
-	int rc = uv_read_start((uv_stream_t *)s->tcp, on_alloc, on_read);
-
-	if (rc < 0)
-		relay_finish(s->relay, rc);
+		c->side[i].events = -1;
+		if (getsockopt(c->side[i].fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+			finish(c, -err);
+			return;
+		}
+		events = UV_READABLE | UV_WRITABLE;
+	}
+	/* the direction towards side i first: draining it may let the other one move */
+	if (events & UV_WRITABLE)
+		pump(c, 1 - i);
+	if (c->r != NULL && (events & UV_READABLE))
+		pump(c, i);
+	if (c->r != NULL)
+		update_polls(c);
 }
 
 static void on_idle(uv_timer_t *t)
 {
-	struct pc_relay *r = t->data;
-	uint64_t now = uv_now(t->loop), quiet = now - r->last_activity;
+	struct pc_relay_core *c = t->data;
+	uint64_t now = uv_now(t->loop), quiet = now - c->last_activity;
 
-	if (quiet >= r->idle_ms) {
-		relay_finish(r, -ETIMEDOUT);
+	if (quiet >= c->idle_ms) {
+		finish(c, -ETIMEDOUT);
 		return;
 	}
 	/* Activity restarts nothing per byte: the timer wakes at the old deadline and sleeps on. */
-	uv_timer_start(t, on_idle, r->idle_ms - quiet, 0);
+	uv_timer_start(t, on_idle, c->idle_ms - quiet, 0);
 }
 
-/* Copies bytes already read from side s into its buffer and sends them on. */
-static void push_pending(struct pc_relay_side *s, const char *data, size_t len)
+/* Polls side i through the handle's own descriptor. Returns 0, UV_EEXIST while the handle's
+ * watcher still holds the descriptor, or another negative error. */
+static int side_open(struct pc_relay_core *c, int i)
 {
-	struct pc_relay *r = s->relay;
+	struct relay_side *s = &c->side[i];
+	int rc;
 
-	if (len > PC_BUF_SIZE) {
-		relay_finish(r, -EINVAL);
-		return;
+	if (s->open)
+		return 0;
+	rc = uv_poll_init(c->timer->loop, &s->poll, s->fd);
+	if (rc < 0)
+		return rc;
+	s->poll.data = c;
+	s->open = true;
+	s->events = 0;
+	c->handles++;
+	return 0;
+}
+
+/* Opens both polls and starts moving. Returns 0, UV_EEXIST, or another negative error. */
+static int core_run(struct pc_relay_core *c)
+{
+	int rc = 0;
+
+	for (int i = 0; i < 2 && rc == 0; i++)
+		rc = side_open(c, i);
+	if (rc < 0)
+		return rc;
+	uv_timer_start(c->timer, on_idle, c->idle_ms, 0);
+	update_polls(c);
+	return 0;
+}
+
+static void on_deferred(uv_timer_t *t)
+{
+	struct pc_relay_core *c = t->data;
+	int rc = core_run(c);
+
+	if (rc < 0)
+		finish(c, rc == UV_EEXIST ? -EBUSY : rc);
+}
+
+/* Sends bytes already read from side i on; what the other side does not take at once waits in
+ * a buffer. */
+static int push_pending(struct pc_relay_core *c, int i, const char *data, size_t len)
+{
+	struct relay_dir *d = &c->dir[i];
+	ssize_t n;
+
+	if (len == 0)
+		return 0;
+	c->r->bytes[i] += len;
+	n = send(c->side[1 - i].fd, data, len, MSG_NOSIGNAL);
+	if (n < 0 && !transient(errno))
+		return -errno;
+	if (n < 0)
+		n = 0;
+	if ((size_t)n == len)
+		return 0;
+	d->buf = pc_buf_get(c->pool);
+	if (d->buf == NULL)
+		return -ENOMEM;
+	d->len = len - (size_t)n;
+	memcpy(d->buf, data + n, d->len);
+	return 0;
+}
+
+/* The core of a relay between the descriptors of a and b, not yet polling. */
+static int core_new(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_tcp_t *b,
+                    uv_timer_t *timer, uint64_t idle_ms, pc_relay_done_cb done, void *data)
+{
+	uv_tcp_t *tcp[2] = {a, b};
+	struct pc_relay_core *c;
+
+	memset(r, 0, sizeof(*r));
+	r->done = done;
+	r->data = data;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->r = r;
+	c->pool = pool;
+	c->timer = timer;
+	c->idle_ms = idle_ms;
+	c->last_activity = uv_now(timer->loop);
+	r->core = c;
+	timer->data = c;
+	for (int i = 0; i < 2; i++) {
+		uv_os_fd_t fd;
+		int rc = uv_fileno((uv_handle_t *)tcp[i], &fd);
+
+		c->dir[i].pipe[0] = c->dir[i].pipe[1] = -1;
+		c->dir[i].left = UINT64_MAX;
+		if (rc == 0 && uv_stream_get_write_queue_size((uv_stream_t *)tcp[i]) > 0)
+			rc = -EBUSY;
+		if (rc < 0) {
+			core_stop(c);
+			return rc;
+		}
+		c->side[i].fd = fd;
 	}
-	s->buf = pc_buf_get(r->pool);
-	if (s->buf == NULL) {
-		relay_finish(r, -ENOMEM);
-		return;
-	}
-	memcpy(s->buf, data, len);
-	s->len = len;
-	s->bytes_in = len;
-	flush(s);
+	return 0;
+}
+
+/* Starts polling, or, while a handle's watcher still holds its descriptor (the callback of a
+ * write that had to wait for the socket is running: libuv lets go of the descriptor when it
+ * returns), starts at the next turn of the loop. */
+static int core_start(struct pc_relay_core *c)
+{
+	int rc = core_run(c);
+
+	if (rc == UV_EEXIST)
+		rc = uv_timer_start(c->timer, on_deferred, 0, 0);
+	if (rc < 0)
+		core_stop(c);
+	return rc;
 }
 
 int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_tcp_t *b,
@@ -213,48 +430,45 @@ int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_
 {
 	const char *pending[2] = {pending_a, pending_b};
 	size_t pending_len[2] = {pending_a_len, pending_b_len};
+	int rc;
 
-	memset(r, 0, sizeof(*r));
-	r->pool = pool;
-	r->timer = timer;
-	r->idle_ms = idle_ms;
-	r->done = done;
-	r->data = data;
-	r->running = true;
-	r->starting = true;
-	r->last_activity = uv_now(a->loop);
-	for (int i = 0; i < 2; i++) {
-		r->side[i].relay = r;
-		r->side[i].tcp = i == 0 ? a : b;
-		r->side[i].tcp->data = &r->side[i];
+	if (pending_a_len > PC_BUF_SIZE || pending_b_len > PC_BUF_SIZE) {
+		memset(r, 0, sizeof(*r));
+		return -EINVAL;
 	}
-	timer->data = r;
-	uv_timer_start(timer, on_idle, idle_ms, 0);
-	for (int i = 0; i < 2 && !r->finished; i++) {
-		if (pending_len[i] > 0)
-			push_pending(&r->side[i], pending[i], pending_len[i]);
-		else
-			start_reading(&r->side[i]);
+	rc = core_new(r, pool, a, b, timer, idle_ms, done, data);
+	for (int i = 0; i < 2 && rc == 0; i++)
+		rc = push_pending(r->core, i, pending[i], pending_len[i]);
+	if (rc < 0) {
+		pc_relay_stop(r);
+		return rc;
 	}
-	r->starting = false;
-	return r->finished ? r->start_status : 0;
+	return core_start(r->core);
+}
+
+int pc_relay_forward(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *from, uv_tcp_t *to,
+                     uint64_t limit, uv_timer_t *timer, uint64_t idle_ms, pc_relay_done_cb done,
+                     void *data)
+{
+	struct pc_relay_core *c;
+	int rc;
+
+	if (limit == 0) {
+		memset(r, 0, sizeof(*r));
+		return -EINVAL;
+	}
+	rc = core_new(r, pool, from, to, timer, idle_ms, done, data);
+	if (rc < 0)
+		return rc;
+	c = r->core;
+	c->one_way = true;
+	c->dir[0].left = limit;
+	c->dir[1].eof = c->dir[1].shut = true;
+	return core_start(c);
 }
 
 void pc_relay_stop(struct pc_relay *r)
 {
-	if (!r->running)
-		return;
-	r->running = false;
-	uv_timer_stop(r->timer);
-	for (int i = 0; i < 2; i++) {
-		struct pc_relay_side *s = &r->side[i];
-		uv_read_stop((uv_stream_t *)s->tcp);
-		/* A buffer with a write in flight is still referenced by libuv until the write
-		 * completes or is cancelled by closing the handle; the pool gets it back only when
-		 * no write holds it. */
-		if (!other(s)->writing) {
-			pc_buf_put(r->pool, s->buf);
-			s->buf = NULL;
-		}
-	}
+	if (r->core != NULL)
+		core_stop(r->core);
 }

@@ -1,15 +1,19 @@
-/* Bidirectional byte relay between two connected TCP streams: CONNECT tunnels, upgraded
- * connections and SOCKS tunnels.
+/* Byte relay between two connected TCP streams: both ways for CONNECT tunnels, upgraded
+ * connections and SOCKS tunnels; one way for a forwarded body of known length (or one that
+ * ends at EOF). How bytes move: docs/connection.md.
  *
- * At most one buffer is in flight per direction: when the receiving side cannot take bytes at
- * once, reading from the sending side stops until the write completes (backpressure), so a
- * reader that never reads costs one buffer, never more. EOF from one side is passed on as a
- * shutdown of the other (half-close); the relay finishes when both directions have ended, on the
- * first error, or after idle_ms without a byte either way.
+ * Bytes move socket to pipe to socket with splice(2), never through user space; where splice
+ * or a pipe is unavailable, through one pool buffer with recv/send. At most one bounded amount
+ * is in flight per direction (one pipe or one buffer): while the receiving side cannot take it,
+ * the sending side is not read (backpressure), so a reader that never reads costs one pipe or
+ * buffer, never more. Pipes and buffers are taken from the pool only while bytes flow and go
+ * back as soon as a direction is drained, so an idle relay holds neither.
  *
- * While relaying, the handles' data pointers belong to the relay; the caller owns the handles
- * and closes them after the done callback, which runs once and never from within
- * pc_relay_start: a failure there is its return value instead. */
+ * The relay polls the handles' descriptors itself (uv_poll_t): between the start and the done
+ * callback (or pc_relay_stop) the caller must neither read, write, shut down nor close the
+ * handles. The caller owns the handles and may use them again afterwards. The done callback
+ * runs once and never from within the start function: a failure there is its return value
+ * instead. splice(2) raises SIGPIPE on a reset peer: the process must ignore SIGPIPE. */
 #ifndef PC_NET_RELAY_H
 #define PC_NET_RELAY_H
 
@@ -19,49 +23,50 @@
 
 #include "core/bufpool.h"
 
-struct pc_relay;
+#define PC_RELAY_UNTIL_EOF UINT64_MAX /* pc_relay_forward: no limit but the sender's EOF */
 
-/* status: 0 when both directions ended cleanly, -ETIMEDOUT when idle, else the first error. */
+struct pc_relay;
+struct pc_relay_core; /* private: the poll handles and the per-direction state */
+
+/* status: 0 when the relay completed (both ways: both directions ended; one way: the limit was
+ * reached or EOF came, see eof[0]), -ETIMEDOUT after idle_ms without a byte moving, else the
+ * first error (-errno). The callee may call pc_relay_stop (a no-op by then), close the handles
+ * and free r. */
 typedef void (*pc_relay_done_cb)(struct pc_relay *r, int status);
 
-struct pc_relay_side {
-	struct pc_relay *relay;
-	uv_tcp_t *tcp;
-	char *buf; /* bytes read from this side, not yet written to the other */
-	size_t off, len;
-	bool eof;  /* this side has sent EOF */
-	bool shut; /* writing towards this side has been shut down */
-	bool shutting;
-	bool writing; /* a write towards this side is in flight */
-	uv_write_t write_req;
-	uv_shutdown_t shutdown_req;
-	uint64_t bytes_in; /* bytes read from this side */
-};
-
 struct pc_relay {
-	struct pc_relay_side side[2];
-	struct pc_bufpool *pool;
-	uv_timer_t *timer;
-	uint64_t idle_ms;
-	uint64_t last_activity;
+	struct pc_relay_core *core; /* NULL when not running */
 	pc_relay_done_cb done;
-	void *data; /* for the caller */
-	bool finished;
-	bool running;
-	bool starting;
-	int start_status;
+	void *data;        /* for the caller */
+	uint64_t bytes[2]; /* bytes read from a (from) and from b (pending bytes included) */
+	bool eof[2];       /* a (from) and b sent EOF */
 };
 
-/* Starts relaying between a and b. timer (initialised by the caller, not active) enforces
- * idle_ms. pending_a / pending_b: bytes already read from a (b) that must reach b (a) first
- * (copied, at most PC_BUF_SIZE each). Returns 0, or a negative error: the relay is over (no
- * callback will come) and the caller closes the handles. */
+/* Relays both ways between a and b: connected TCP handles that are neither reading nor have a
+ * write queued (a write whose callback is running counts as done). EOF from one side is passed
+ * on as shutdown(SHUT_WR) of the other (half-close). timer (initialised by the caller, not
+ * active) enforces idle_ms; its data pointer belongs to the relay until the end. pending_a /
+ * pending_b: bytes already read from a (b) that reach b (a) before anything else (copied, at
+ * most PC_BUF_SIZE each). Returns 0, or a negative error (-EINVAL for oversized pending bytes,
+ * -EBUSY for a handle with a write queued, -ENOMEM, the error of a first write): the relay is
+ * then over and no callback will come. */
 int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_tcp_t *b,
                    uv_timer_t *timer, uint64_t idle_ms, const char *pending_a, size_t pending_a_len,
                    const char *pending_b, size_t pending_b_len, pc_relay_done_cb done, void *data);
 
-/* Stops reading and the timer and returns the buffers; the done callback will not run. Writes
- * in flight complete or fail when the caller closes the handles. */
+/* Moves at most limit bytes (> 0; PC_RELAY_UNTIL_EOF: up to EOF) from `from` to `to`, never one
+ * more: what follows in `from` stays unread. Handles and timer as for pc_relay_start; `to` is
+ * not read and nothing is shut down, so both handles can carry on afterwards (keep-alive).
+ * Completes with status 0 once limit bytes were written or `from` sent EOF (eof[0]; bytes[0]
+ * says how many came before). Returns 0 or a negative error as pc_relay_start. */
+int pc_relay_forward(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *from, uv_tcp_t *to,
+                     uint64_t limit, uv_timer_t *timer, uint64_t idle_ms, pc_relay_done_cb done,
+                     void *data);
+
+/* Ends a running relay without its callback: stops polling and the timer and gives the pipes
+ * and buffers back (bytes still in flight are dropped). Accepts a relay that is not running
+ * (finished, failed to start, or zeroed). Nothing of the relay refers to r or the timer
+ * afterwards (its poll handles are released by libuv later, on their own). */
 void pc_relay_stop(struct pc_relay *r);
 
 #endif
