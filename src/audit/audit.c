@@ -93,21 +93,42 @@ void pc_audit_free(struct pc_audit *a)
 	free(a);
 }
 
+/* Copies the string src into dst of size bytes, cut to fit (snprintf "%s" without the
+ * formatting machinery: this runs for every block). Returns the length copied. */
+static size_t copy_cut(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n;
+}
+
 static void format_client(const struct sockaddr *sa, char *buf, size_t size)
 {
-	char addr[PC_ADDR_STRLEN];
-	uint16_t port;
+	char addr[PC_ADDR_STRLEN], port[8];
+	size_t n = 0, p = sizeof(port);
+	unsigned v;
+	bool v6;
 
 	buf[0] = '\0';
 	if (sa == NULL || pc_addr_format(sa, addr, sizeof(addr)) < 0)
 		return;
-	if (sa->sa_family == AF_INET6) {
-		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-		snprintf(buf, size, "[%s]:%u", addr, port);
-	} else {
-		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-		snprintf(buf, size, "%s:%u", addr, port);
-	}
+	v6 = sa->sa_family == AF_INET6;
+	v = ntohs(v6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+	             : ((const struct sockaddr_in *)sa)->sin_port);
+	port[--p] = '\0';
+	do {
+		port[--p] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	port[--p] = ':';
+	if (v6)
+		n += copy_cut(buf + n, size - n, "[");
+	n += copy_cut(buf + n, size - n, addr);
+	if (v6)
+		n += copy_cut(buf + n, size - n, "]");
+	copy_cut(buf + n, size - n, port + p);
 }
 
 void pc_block_fill(struct pc_block *b, const struct pc_request *req, const char *raw_host,
@@ -116,7 +137,7 @@ void pc_block_fill(struct pc_block *b, const struct pc_request *req, const char 
 {
 	memset(b, 0, sizeof(*b));
 	if (req->host_ok) {
-		snprintf(b->host, sizeof(b->host), "%s", req->host.name);
+		copy_cut(b->host, sizeof(b->host), req->host.name);
 	} else if (raw_host != NULL) {
 		/* Client bytes that failed normalisation: keep them printable ASCII so no log line
 		 * or terminal summary can carry control sequences. */
@@ -132,7 +153,7 @@ void pc_block_fill(struct pc_block *b, const struct pc_request *req, const char 
 	b->source = d->source;
 	b->dns = d->dns;
 	if (req->method != NULL)
-		snprintf(b->method, sizeof(b->method), "%s", req->method);
+		copy_cut(b->method, sizeof(b->method), req->method);
 	format_client(client, b->client, sizeof(b->client));
 	b->mode = mode;
 }
@@ -240,6 +261,8 @@ void pc_audit_record(struct pc_audit *a, const struct pc_block *b)
 		a->ring_len++;
 	a->total++;
 	count_destination(a, slot);
+	if (a->fd < 0)
+		return; /* "off": the ring and the counts are all there is to keep */
 	len = pc_audit_format(slot, line, sizeof(line));
 	if (len > 0)
 		write_line(a, line, (size_t)len);

@@ -119,8 +119,14 @@ struct conn {
 	union pc_sockaddr peer;
 	enum state state;
 	int handles; /* open handles whose close callbacks are still due */
-	bool reading;
-	bool up_reading;
+	/* Reading is paused lazily: stop_reading only clears want_read and libuv keeps its
+	 * watcher, so the usual stop-then-start around every exchange costs no epoll_ctl. When
+	 * bytes arrive while paused, the alloc callback hands libuv no buffer and the read
+	 * callback stops libuv for real: nothing is ever read while paused. */
+	bool reading;      /* libuv reads the client */
+	bool want_read;    /* ... and we want its bytes */
+	bool up_reading;   /* libuv reads the origin */
+	bool up_want;      /* ... and we want its bytes */
 	bool up_eof;       /* the origin has ended its side */
 	bool head_started; /* bytes of the next head have arrived: its deadline runs */
 	bool closing;
@@ -331,6 +337,7 @@ static void upstream_close(struct conn *c)
 		return;
 	c->up = NULL;
 	c->up_reading = false;
+	c->up_want = false;
 	/* Whatever the origin sent beyond the exchange goes with its connection: it is never read
 	 * as the response to the next request. (Bytes a write to the client still references
 	 * stay until the connection closes.) */
@@ -393,6 +400,7 @@ static void conn_finish(struct conn *c)
 		return;
 	uv_read_stop((uv_stream_t *)&c->client);
 	c->reading = false;
+	c->want_read = false;
 	/* a client that stops reading cannot hold the connection open forever */
 	c->state = ST_CLOSING;
 	timer_arm(c, (uint64_t)settings(c)->idle_timeout_s * 1000);
@@ -681,6 +689,11 @@ static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	size_t max = PC_BUF_SIZE;
 	(void)suggested;
 
+	if (!c->want_read) {
+		/* paused: no buffer, and on_client_read stops libuv */
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
 	if (c->state == ST_HEAD) {
 		/* the exchange is made when the first byte of its head arrives */
 		struct pc_http_limits l = head_limits(settings(c));
@@ -698,6 +711,12 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread == 0)
 		return;
+	if (nread == UV_ENOBUFS && !c->want_read) {
+		/* bytes arrived while paused: they wait in the kernel until reading resumes */
+		uv_read_stop(s);
+		c->reading = false;
+		return;
+	}
 	if (nread < 0) {
 		/* EOF or error: between requests or mid-head it simply ends; mid-body the
 		 * request cannot be completed */
@@ -719,10 +738,12 @@ static struct exchange *exchange_new(struct conn *c)
 	const struct pc_settings *s = pc_policy_settings(pc_server_policy(c->srv));
 	size_t nslots = (size_t)s->max_header_fields;
 	struct pc_http_limits limits = head_limits(s);
-	struct exchange *x = calloc(1, sizeof(*x) + nslots * sizeof(x->slots[0]));
+	/* The slots need no zeroing: the parser fills each one before it is read. */
+	struct exchange *x = malloc(sizeof(*x) + nslots * sizeof(x->slots[0]));
 
 	if (x == NULL)
 		return NULL;
+	memset(x, 0, sizeof(*x));
 	x->nslots = nslots;
 	pc_http_request_init(&x->req, x->slots, nslots, &limits);
 	return x;
@@ -732,7 +753,10 @@ static void start_reading(struct conn *c)
 {
 	int rc;
 
-	if (c->reading || c->closing || (c->state == ST_EXCHANGE && c->to_up.busy))
+	if (c->closing || (c->state == ST_EXCHANGE && c->to_up.busy))
+		return;
+	c->want_read = true;
+	if (c->reading)
 		return;
 	rc = uv_read_start((uv_stream_t *)&c->client, on_client_alloc, on_client_read);
 	if (rc < 0) {
@@ -742,12 +766,22 @@ static void start_reading(struct conn *c)
 	c->reading = true;
 }
 
+/* Pauses reading (see struct conn: lazily). */
 static void stop_reading(struct conn *c)
 {
-	if (!c->reading)
-		return;
-	uv_read_stop((uv_stream_t *)&c->client);
+	c->want_read = false;
+}
+
+/* Stops libuv reading both sides now, for handing the handles to the relay. */
+static void stop_reading_now(struct conn *c)
+{
+	c->want_read = c->up_want = false;
+	if (c->reading)
+		uv_read_stop((uv_stream_t *)&c->client);
 	c->reading = false;
+	if (c->up_reading && c->up != NULL)
+		uv_read_stop((uv_stream_t *)&c->up->tcp);
+	c->up_reading = false;
 }
 
 /* ---- deciding ---- */
@@ -1107,8 +1141,7 @@ static void start_tunnel(struct conn *c)
 	const struct pc_settings *s = settings(c);
 	int rc;
 
-	stop_reading(c);
-	up_stop_reading(c);
+	stop_reading_now(c);
 	uv_timer_stop(&c->timer);
 	c->state = ST_TUNNEL;
 	exchange_free(c);
@@ -1174,12 +1207,9 @@ static void start_exchange(struct conn *c)
 	struct pc_http_limits limits = head_limits(s);
 
 	c->state = ST_EXCHANGE;
-	if (c->up->parked) {
-		/* its EOF watch ends: the exchange reads the response with its own callbacks */
-		uv_read_stop((uv_stream_t *)&c->up->tcp);
-		c->up_reading = false;
-	}
+	/* its EOF watch ends: reading (if libuv still does) now goes to the exchange */
 	c->up->parked = false;
+	c->up_want = false;
 	c->up_eof = false;
 	x->head_sent = false;
 	x->resp_head_done = x->resp_done = false;
@@ -1272,6 +1302,9 @@ static void request_pump(struct conn *c)
 
 /* ---- the exchange: response to the client ---- */
 
+static void on_parked_alloc(struct conn *c, uv_buf_t *buf);
+static void on_parked_read(struct conn *c, ssize_t nread, const uv_buf_t *buf);
+
 static void up_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
@@ -1280,6 +1313,15 @@ static void up_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	                     : PC_BUF_SIZE;
 	(void)suggested;
 
+	if (!c->up_want) {
+		/* paused: no buffer, and up_on_read stops libuv */
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	if (c->up->parked) {
+		on_parked_alloc(c, buf);
+		return;
+	}
 	if (!inbuf_space(c->srv, &c->uin, max, buf))
 		*buf = uv_buf_init(NULL, 0);
 }
@@ -1294,8 +1336,17 @@ static void parked_closed(struct conn *c)
 static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
-	(void)buf;
 
+	if (nread == UV_ENOBUFS && !c->up_want) {
+		/* bytes arrived while paused: they wait in the kernel until reading resumes */
+		uv_read_stop(s);
+		c->up_reading = false;
+		return;
+	}
+	if (c->up->parked) {
+		on_parked_read(c, nread, buf);
+		return;
+	}
 	if (nread == 0)
 		return;
 	if (nread < 0) {
@@ -1321,7 +1372,10 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void up_start_reading(struct conn *c)
 {
-	if (c->up_reading || c->up == NULL || c->up_eof || c->to_client.busy)
+	if (c->up == NULL || c->up_eof || c->to_client.busy)
+		return;
+	c->up_want = true;
+	if (c->up_reading)
 		return;
 	if (uv_read_start((uv_stream_t *)&c->up->tcp, up_on_alloc, up_on_read) < 0) {
 		fail(c, PC_FAIL_BAD_GATEWAY, "cannot read from the origin");
@@ -1330,12 +1384,10 @@ static void up_start_reading(struct conn *c)
 	c->up_reading = true;
 }
 
+/* Pauses reading the origin (see struct conn: lazily). */
 static void up_stop_reading(struct conn *c)
 {
-	if (!c->up_reading)
-		return;
-	uv_read_stop((uv_stream_t *)&c->up->tcp);
-	c->up_reading = false;
+	c->up_want = false;
 }
 
 static int send_client(struct conn *c, uv_buf_t *bufs, unsigned n, char *owned, size_t advance)
@@ -1346,14 +1398,16 @@ static int send_client(struct conn *c, uv_buf_t *bufs, unsigned n, char *owned, 
 
 static void finish_exchange(struct conn *c);
 
-/* Writes a response head regenerated from x->resp; consumes head_len input bytes. */
+/* Writes a response head regenerated from x->resp and the body bytes that follow it in the
+ * input (body of them, already counted off by the caller) in one write; consumes head_len +
+ * body input bytes. */
 static int send_response_head(struct conn *c, size_t head_len, enum pc_http_framing framing,
-                              uint64_t length)
+                              uint64_t length, size_t body)
 {
 	struct exchange *x = c->x;
 	size_t size = pc_http_forward_head_size(head_len);
 	char *buf = malloc(size);
-	uv_buf_t b;
+	uv_buf_t b[2];
 	int n;
 
 	if (buf == NULL)
@@ -1364,10 +1418,28 @@ static int send_response_head(struct conn *c, size_t head_len, enum pc_http_fram
 		free(buf);
 		return n;
 	}
-	b = uv_buf_init(buf, (unsigned)n);
+	b[0] = uv_buf_init(buf, (unsigned)n);
+	b[1] = uv_buf_init(inbuf_data(&c->uin) + head_len, (unsigned)body);
 	if (x->resp.status >= 200 || x->resp.status == 101)
 		x->response_started = true;
-	return send_client(c, &b, 1, buf, head_len);
+	return send_client(c, b, body > 0 ? 2 : 1, buf, head_len + body);
+}
+
+/* How much of a Content-Length body already read goes out with the head: the same bytes
+ * response_body would send next, counted off the same way. */
+static size_t body_with_head(struct conn *c, size_t head_len)
+{
+	struct exchange *x = c->x;
+	size_t avail = inbuf_avail(&c->uin) - head_len;
+	size_t n;
+
+	if (x->resp_body != PC_HTTP_BODY_LENGTH || x->resp_out != PC_FRAME_LENGTH)
+		return 0;
+	n = avail < x->resp_left ? avail : (size_t)x->resp_left;
+	x->resp_left -= n;
+	if (x->resp_left == 0)
+		x->resp_done = true;
+	return n;
 }
 
 static int response_head(struct conn *c)
@@ -1390,12 +1462,12 @@ static int response_head(struct conn *c)
 			return -1;
 		x->to_tunnel = true;
 		x->keep_alive = false;
-		return send_response_head(c, (size_t)n, PC_FRAME_NONE, 0) < 0 ? -2 : 1;
+		return send_response_head(c, (size_t)n, PC_FRAME_NONE, 0, 0) < 0 ? -2 : 1;
 	}
 	if (x->resp.status < 200) {
 		/* interim (100 Continue, 103 Early Hints): pass on, then the next head; an
 		 * HTTP/1.0 client must not see one */
-		int rc = client11 ? send_response_head(c, (size_t)n, PC_FRAME_NONE, 0) : 1;
+		int rc = client11 ? send_response_head(c, (size_t)n, PC_FRAME_NONE, 0, 0) : 1;
 		if (!client11)
 			c->uin.off += (size_t)n;
 		pc_http_response_init(&x->resp, x->slots, x->nslots, &limits, x->req.method_id);
@@ -1432,7 +1504,14 @@ static int response_head(struct conn *c)
 		/* a 2xx to anything but CONNECT never reaches here */
 		return -1;
 	}
-	return send_response_head(c, (size_t)n, x->resp_out, x->resp_left) < 0 ? -2 : 1;
+	{
+		/* the framing takes the length before the body sent with the head counts off */
+		uint64_t length = x->resp_left;
+		return send_response_head(c, (size_t)n, x->resp_out, length,
+		                          body_with_head(c, (size_t)n)) < 0
+		               ? -2
+		               : 1;
+	}
 }
 
 /* Sends a span of response payload in the client's framing. */
@@ -1628,10 +1707,8 @@ static void response_pump(struct conn *c)
 		conn_close(c);
 }
 
-static void on_parked_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_parked_read(struct conn *c, ssize_t nread, const uv_buf_t *buf)
 {
-	struct conn *c = s->data;
-
 	if (buf != NULL && buf->base != NULL)
 		pc_buf_put(pc_server_pool(c->srv), buf->base);
 	if (nread == 0)
@@ -1639,11 +1716,9 @@ static void on_parked_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	parked_closed(c);
 }
 
-static void on_parked_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_parked_alloc(struct conn *c, uv_buf_t *buf)
 {
-	struct conn *c = h->data;
 	char *p = pc_buf_get(pc_server_pool(c->srv));
-	(void)suggested;
 
 	*buf = uv_buf_init(p, p != NULL ? PC_BUF_SIZE : 0);
 }
@@ -1661,15 +1736,19 @@ static void finish_exchange(struct conn *c)
 	if (!sent)
 		x->keep_alive = false;
 	if (c->up != NULL) {
-		uv_read_stop((uv_stream_t *)&c->up->tcp);
-		c->up_reading = false;
 		if (reusable && x->keep_alive) {
-			/* park it, watching for the origin closing it meanwhile */
+			/* park it, watching for the origin closing it meanwhile (up_on_read
+			 * passes what it reads to on_parked_read) */
 			c->up->parked = true;
 			inbuf_release(c->srv, &c->uin);
-			if (uv_read_start((uv_stream_t *)&c->up->tcp, on_parked_alloc,
-			                  on_parked_read) < 0)
-				upstream_close(c);
+			c->up_want = true;
+			if (!c->up_reading) {
+				if (uv_read_start((uv_stream_t *)&c->up->tcp, up_on_alloc,
+				                  up_on_read) < 0)
+					upstream_close(c);
+				else
+					c->up_reading = true;
+			}
 		} else {
 			upstream_close(c);
 		}

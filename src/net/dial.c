@@ -241,15 +241,21 @@ static void on_delay(uv_timer_t *t)
 }
 
 /* TCP simultaneous open lets a socket connect to itself when the kernel picks the destination
- * port as its local port on the same address (dialing a local port nobody listens on). */
-static bool connected_to_itself(int fd)
+ * port as its local port on the same address (dialing a local port nobody listens on). The
+ * peer of a connected socket is the address it was asked to connect to, so only the local end
+ * needs asking. */
+static bool connected_to_itself(int fd, const union pc_sockaddr *dest)
 {
-	union pc_sockaddr local, peer;
-	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	union pc_sockaddr local;
+	socklen_t llen = sizeof(local);
 
-	if (getsockname(fd, &local.sa, &llen) != 0 || getpeername(fd, &peer.sa, &plen) != 0)
+	if (getsockname(fd, &local.sa, &llen) != 0 || local.sa.sa_family != dest->sa.sa_family)
 		return false;
-	return llen == plen && memcmp(&local, &peer, llen) == 0;
+	if (local.sa.sa_family == AF_INET)
+		return local.in.sin_port == dest->in.sin_port &&
+		       local.in.sin_addr.s_addr == dest->in.sin_addr.s_addr;
+	return local.in6.sin6_port == dest->in6.sin6_port &&
+	       memcmp(&local.in6.sin6_addr, &dest->in6.sin6_addr, sizeof(struct in6_addr)) == 0;
 }
 
 static void on_attempt(uv_poll_t *h, int status, int events)
@@ -262,7 +268,7 @@ static void on_attempt(uv_poll_t *h, int status, int events)
 	if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
 		so_error = errno;
 	if (so_error == 0 && status == 0 && (events & UV_WRITABLE)) {
-		if (!connected_to_itself(a->fd)) {
+		if (!connected_to_itself(a->fd, &d->addrs.addrs[a - d->attempts])) {
 			finish(d, 0, a);
 			return;
 		}

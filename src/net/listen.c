@@ -168,6 +168,10 @@ struct pc_listener {
 	void *data;
 	bool polling;
 	bool closing;
+	/* Linux hands accepted sockets the listener's TCP_NODELAY: once the first accepted
+	 * socket shows it, the setsockopt per connection is skipped. */
+	bool nodelay_checked;
+	bool nodelay_inherited;
 	struct pc_listener_stats stats;
 };
 
@@ -238,10 +242,28 @@ static bool error_is_per_connection(int err)
 	}
 }
 
-static void accept_batch(struct pc_listener *l)
+/* TCP_NODELAY on an accepted socket, by inheritance when the kernel provides it. Setting it
+ * fails only for a non-TCP socket, where there is nothing to disable. */
+static void set_nodelay(struct pc_listener *l, int fd)
 {
 	static const int on = 1;
+	int v = 0;
+	socklen_t len = sizeof(v);
 
+	if (l->nodelay_inherited)
+		return;
+	if (!l->nodelay_checked) {
+		l->nodelay_checked = true;
+		if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v != 0) {
+			l->nodelay_inherited = true;
+			return;
+		}
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+static void accept_batch(struct pc_listener *l)
+{
 	/* accepting() is checked before each accept: the callback may pause or close. */
 	for (int i = 0; i < ACCEPT_BATCH && accepting(l); i++) {
 		union pc_sockaddr peer;
@@ -262,8 +284,7 @@ static void accept_batch(struct pc_listener *l)
 		}
 		if (len > sizeof(peer))
 			memset(&peer, 0, sizeof(peer)); /* not IP: nothing meaningful to show */
-		/* Fails only for a non-TCP socket, where there is nothing to disable. */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		set_nodelay(l, fd);
 		l->stats.accepted++;
 		l->cb(l->data, fd, &peer);
 	}
@@ -287,6 +308,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 int pc_listener_start(uv_loop_t *loop, int fd, pc_accept_cb cb, void *data,
                       struct pc_listener **out)
 {
+	static const int on = 1;
 	struct pc_listener *l;
 	int rc;
 
@@ -313,6 +335,8 @@ int pc_listener_start(uv_loop_t *loop, int fd, pc_accept_cb cb, void *data,
 	l->fd = fd;
 	l->cb = cb;
 	l->data = data;
+	/* for the accepted sockets to inherit (see set_nodelay); harmless where they do not */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	update(l);
 	*out = l;
 	return 0;

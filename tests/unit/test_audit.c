@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +65,55 @@ static void raw_hosts_are_kept_printable(void **state)
 	assert_string_equal(b.method, "GET");
 	assert_string_equal(b.client, "");
 	assert_int_equal(b.mode, PC_MODE_LIMITED);
+}
+
+/* The client address as "ip:port" or "[ip]:port", ports from 0 to 65535; names and methods cut
+ * to their fields rather than overflowing them. */
+static void client_and_names_are_formatted(void **state)
+{
+	static const struct {
+		const char *addr;
+		uint16_t port;
+		const char *want;
+	} rows[] = {
+	        {"127.0.0.1", 5555, "127.0.0.1:5555"},
+	        {"10.0.0.1", 0, "10.0.0.1:0"},
+	        {"255.255.255.255", 65535, "255.255.255.255:65535"},
+	        {"::1", 8080, "[::1]:8080"},
+	        {"2001:db8::1", 9, "[2001:db8::1]:9"},
+	        {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535,
+	         "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"},
+	};
+	struct pc_request req;
+	struct pc_decision d;
+	struct pc_block b;
+	char long_method[64];
+	(void)state;
+
+	memset(&req, 0, sizeof(req));
+	memset(&d, 0, sizeof(d));
+	memset(long_method, 'M', sizeof(long_method) - 1);
+	long_method[sizeof(long_method) - 1] = '\0';
+	req.host_ok = true;
+	snprintf(req.host.name, sizeof(req.host.name), "h.example");
+	req.method = long_method;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		union pc_sockaddr sa;
+		memset(&sa, 0, sizeof(sa));
+		if (strchr(rows[i].addr, ':') != NULL) {
+			sa.in6.sin6_family = AF_INET6;
+			assert_int_equal(inet_pton(AF_INET6, rows[i].addr, &sa.in6.sin6_addr), 1);
+			sa.in6.sin6_port = htons(rows[i].port);
+		} else {
+			sa.in.sin_family = AF_INET;
+			assert_int_equal(inet_pton(AF_INET, rows[i].addr, &sa.in.sin_addr), 1);
+			sa.in.sin_port = htons(rows[i].port);
+		}
+		pc_block_fill(&b, &req, NULL, 0, &d, &sa.sa, PC_MODE_FULL);
+		assert_string_equal(b.client, rows[i].want);
+		assert_string_equal(b.host, "h.example");
+		assert_int_equal(strlen(b.method), sizeof(b.method) - 1);
+	}
 }
 
 static void ring_keeps_the_newest_200(void **state)
@@ -167,6 +217,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(json_line_has_every_field_in_order),
 	        cmocka_unit_test(raw_hosts_are_kept_printable),
+	        cmocka_unit_test(client_and_names_are_formatted),
 	        cmocka_unit_test(ring_keeps_the_newest_200),
 	        cmocka_unit_test(summary_counts_destinations_in_order),
 	        cmocka_unit_test(file_log_appends_whole_lines),

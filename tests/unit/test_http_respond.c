@@ -178,6 +178,79 @@ static void test_block_body_key_order(void **state)
 	assert_int_equal(rp.body[rp.body_len - 1], '\n');
 }
 
+/* The block body is written without jansson on the hot path; it must be byte for byte what
+ * jansson writes (JSON_COMPACT | JSON_ENSURE_ASCII, members in order), for every ASCII byte a
+ * host can carry (sanitised hosts are printable; control bytes are covered too) and for every
+ * reason, source, protocol and port shape. */
+static void expect_jansson_body(const struct pc_block *b)
+{
+	struct reply rp;
+	json_t *j, *parsed;
+	json_error_t err;
+	const char *message, *reason = pc_reason_name(b->reason),
+	                     *source = pc_source_name(b->source);
+	char *want;
+
+	parse_reply(&rp, pc_http_block_response(b, false, 0, rp.text, sizeof(rp.text) - 1),
+	            PC_HTTP_METHOD_GET);
+	parsed = json_loadb(rp.body, rp.body_len, 0, &err);
+	if (parsed == NULL)
+		fail_msg("body is not JSON (%s): %.*s", err.text, (int)rp.body_len, rp.body);
+	message = json_string_value(json_object_get(parsed, "message"));
+	assert_non_null(message);
+	j = json_object();
+	json_object_set_new(j, "status", json_string("blocked"));
+	json_object_set_new(j, "host", json_string(b->host));
+	json_object_set_new(j, "port", json_integer(b->port));
+	json_object_set_new(j, "protocol", json_string(pc_protocol_name(b->protocol)));
+	json_object_set_new(j, "reason", reason ? json_string(reason) : json_null());
+	json_object_set_new(j, "decision", json_string(pc_verdict_name(b->decision)));
+	json_object_set_new(j, "source", source ? json_string(source) : json_null());
+	json_object_set_new(j, "message", json_string(message));
+	want = json_dumps(j, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII);
+	assert_non_null(want);
+	if (rp.body_len != strlen(want) + 1 || memcmp(rp.body, want, strlen(want)) != 0)
+		fail_msg("body differs from jansson's\n got: %.*s\nwant: %s", (int)rp.body_len,
+		         rp.body, want);
+	free(want);
+	json_decref(j);
+	json_decref(parsed);
+}
+
+static void test_block_body_is_what_jansson_writes(void **state)
+{
+	static const uint16_t ports[] = {0, 1, 9, 10, 80, 443, 8080, 65535};
+	struct pc_block b;
+	(void)state;
+
+	for (int ch = 1; ch < 0x80; ch++) {
+		char host[16];
+		snprintf(host, sizeof(host), "a%cb.example", ch);
+		block_of(&b, host, 80, PC_PROTO_HTTP, PC_REASON_NOT_ALLOWED,
+		         PC_SOURCE_BASELINE_POLICY);
+		expect_jansson_body(&b);
+	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (int src = PC_SOURCE_NONE; src <= PC_SOURCE_DECIDER; src++) {
+			block_of(&b, "h.example", ports[(i + (size_t)src) % 8], PC_PROTO_HTTP,
+			         rows[i].reason, (enum pc_source)src);
+			b.dns = rows[i].dns;
+			expect_jansson_body(&b);
+		}
+	}
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		block_of(&b, "2001:db8::1", ports[i], PC_PROTO_HTTP, PC_REASON_DENIED,
+		         PC_SOURCE_BASELINE_POLICY);
+		expect_jansson_body(&b);
+	}
+	/* empty host, and UTF-8 beyond ASCII (the jansson path) */
+	block_of(&b, "", 80, PC_PROTO_HTTP, PC_REASON_NOT_ALLOWED, PC_SOURCE_BASELINE_POLICY);
+	expect_jansson_body(&b);
+	block_of(&b, "caf\xc3\xa9.example", 80, PC_PROTO_HTTP, PC_REASON_NOT_ALLOWED,
+	         PC_SOURCE_BASELINE_POLICY);
+	expect_jansson_body(&b);
+}
+
 static void test_tunnel_block_is_text(void **state)
 {
 	struct reply rp;
@@ -349,6 +422,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_block_table),
 	        cmocka_unit_test(test_block_body_key_order),
+	        cmocka_unit_test(test_block_body_is_what_jansson_writes),
 	        cmocka_unit_test(test_tunnel_block_is_text),
 	        cmocka_unit_test(test_flags),
 	        cmocka_unit_test(test_failure_table),
