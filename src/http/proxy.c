@@ -1648,14 +1648,15 @@ static void on_body_done(struct pc_relay *r, int status)
  * one up to EOF for a client that takes it as is. Chunked bodies (and close-delimited ones
  * re-framed as chunked) go through the parser; a remainder under one buffer is not worth the
  * polls. Only once nothing else touches either connection: the request fully sent, no write
- * queued, neither side read. Returns true when the relay took over. */
+ * queued, the client's bytes not wanted (reading both sides stops here). Returns true when the
+ * relay took over. */
 static bool body_splice(struct conn *c)
 {
 	struct exchange *x = c->x;
 	uint64_t idle = (uint64_t)settings(c)->idle_timeout_s * 1000, limit;
 
-	if (inbuf_avail(&c->uin) > 0 || c->up == NULL || c->up_eof || c->reading || c->to_up.busy ||
-	    !x->req_done)
+	if (inbuf_avail(&c->uin) > 0 || c->up == NULL || c->up_eof || c->want_read ||
+	    c->to_up.busy || !x->req_done)
 		return false;
 	if (x->resp_body == PC_HTTP_BODY_LENGTH && x->resp_left >= PC_BUF_SIZE)
 		limit = x->resp_left;
@@ -1663,7 +1664,8 @@ static bool body_splice(struct conn *c)
 		limit = PC_RELAY_UNTIL_EOF;
 	else
 		return false;
-	up_stop_reading(c);
+	/* the relay polls both descriptors itself: libuv must not be watching them */
+	stop_reading_now(c);
 	inbuf_trim(c->srv, &c->uin);
 	if (pc_relay_forward(&c->relay, pc_server_pool(c->srv), &c->up->tcp, &c->client, limit,
 	                     &c->timer, idle, on_body_done, c) == 0)
