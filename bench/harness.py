@@ -524,8 +524,8 @@ class Bench:
         host = DENIED if kind.startswith("deny") else ORIGIN
         argv = [LOADGEN, mode, "--kind", kind, "--to", to, "--target", "%s:%d" % (host, HTTP_PORT),
                 "-c", str(conc), "-d", str(secs), "--timeout", "5000"] + list(extra)
-        (out, err), cpu = self.measured(t, lambda: self.tool(argv, secs + 120))
-        lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+        out, err, cpu = self.run_loadgen(t, argv, secs + 120)
+        lines = [ln for ln in out if ln.startswith("{")]
         if not lines:
             self.fail(key, t, err or "no output")
             return None
@@ -540,12 +540,39 @@ class Bench:
             return None
         if d["fail"] > total // 100:
             self.note(key, t, "%d of %d failed %s" % (d["fail"], total, json.dumps(d["errors"])))
+        elif mode == "keepalive" and d["closed"] > d["ok"] // 100:
+            self.note(key, t, "closed %d connections (reopened by the client)" % d["closed"])
         self.put(key, t, d["rate"])
         self.put(key + "_p50", t, d["p50_ms"])
         self.put(key + "_p99", t, d["p99_ms"])
         if cpu is not None and cpu_key:
             self.put(cpu_key, t, cpu * 1e6 / d["ok"])
         return d
+
+    def run_loadgen(self, t, argv, timeout):
+        """Runs bench_loadgen on the client CPU; returns (stdout lines, error text, proxy CPU
+        seconds). The CPU is counted from the line `{"measuring": ...}` when the client prints
+        one (keepalive: after its connection phase and warm-up), else over the whole run."""
+        p = subprocess.Popen(pinned(CLIENT_CPU) + argv, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=tool_env())
+        lines, c0 = [], t.cpu()
+        try:
+            deadline = time.monotonic() + timeout
+            for line in p.stdout:          # bounded: the client ends by its own duration
+                if line.startswith('{"measuring"'):
+                    c0 = t.cpu()
+                else:
+                    lines.append(line)
+                if time.monotonic() > deadline:
+                    break
+            p.wait(max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return lines, "timed out after %d s" % timeout, None
+        err = p.stderr.read().strip()[-200:] if p.returncode else ""
+        return lines, err or ("exit %d" % p.returncode if p.returncode else ""), (
+            None if c0 is None else t.cpu() - c0)
 
     # bulk transfers (curl) -------------------------------------------------------
     def bulk(self, t, how):
@@ -638,8 +665,10 @@ class Bench:
         kind = "direct" if t.direct else "get"
         if not t.direct and not t.http:
             return
-        self.loadgen(t, "keepalive", kind, key, conc, secs=max(self.p["secs"], 1),
-                     extra=["--setup", "60", "--warmup", "1"], cpu_key=key + "_cpu")
+        # two warm-up seconds: at 10,000 connections the first request of each also makes
+        # the proxy open its connection to the origin
+        self.loadgen(t, "keepalive", kind, key, conc, secs=2 * self.p["secs"],
+                     extra=["--setup", "60", "--warmup", "2"], cpu_key=key + "_cpu")
         if not t.direct:
             self.put(key + "_rss", t, t.rss_kib() / 1024)
 
@@ -775,7 +804,7 @@ def render(data, keys, title_cols=None):
                         cell += " (%.1f×)" % (m / d)
                 parts.append(cell)
             cell = " / ".join(parts)
-            for k in group:
+            for k in group + [k[:-4] for k in group if k.endswith("_p50") and k[:-4] not in ROWS]:
                 text = notes.get(k, {}).get(n)
                 if text:
                     foot.append("%s, %s: %s" % (label.strip(), n, text))
