@@ -324,8 +324,8 @@ def start_origin(run):
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     v6 = can_bind_v6()
     listen = ["127.0.0.1:%d", "127.0.0.2:%d"] + (["[::1]:%d"] if v6 else [])
-    plain = "".join("        listen %s backlog=8192;\n" % (a % HTTP_PORT) for a in listen)
-    tls = "".join("        listen %s ssl backlog=8192;\n" % (a % TLS_PORT)
+    plain = "".join("        listen %s backlog=65535;\n" % (a % HTTP_PORT) for a in listen)
+    tls = "".join("        listen %s ssl backlog=65535;\n" % (a % TLS_PORT)
                   for a in listen if "127.0.0.2" not in a)
     conf = write(run, "nginx.conf", """# bench/harness.py origin: one worker, /small and /big.
 # 127.0.0.2 is where the denied name resolves: a request a proxy lets through gets a 200.
@@ -334,7 +334,9 @@ daemon off;
 pid %(run)s/nginx.pid;
 error_log %(run)s/nginx-error.log error;
 worker_rlimit_nofile %(fds)d;
-events { worker_connections 65536; }
+# multi_accept: take every pending connection at once, or 10,000 connections opened together
+# wait for the one worker to accept them one per loop iteration
+events { worker_connections 65536; multi_accept on; }
 http {
     access_log off;
     default_type application/octet-stream;

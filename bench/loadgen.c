@@ -85,6 +85,7 @@ struct conn {
 	enum step step;
 	uint64_t t0;       /* start of the exchange (rate, tunnels) or of the request (keepalive) */
 	uint64_t deadline; /* the exchange fails after this */
+	bool setting_up;   /* counted in n_connecting */
 	size_t out_len, out_off;
 	size_t in_len;
 	long long body_left; /* -1: until EOF */
@@ -125,6 +126,10 @@ static unsigned long long n_ok, n_fail, n_started, n_closed;
 static unsigned long long errs[E_COUNT];
 static uint32_t *samples;
 static size_t n_samples;
+/* Connections being set up: until the TCP handshake completes, or in tunnels mode until the
+ * tunnel is open. Counting the whole tunnel setup keeps the client from piling connections
+ * into the proxy's accept queue faster than the proxy takes them, which would measure the
+ * queue overflowing (and the SYN retransmits after it) instead of the proxy. */
 static unsigned n_connecting;
 static bool holding;         /* keepalive setup: connections stay idle once open */
 static unsigned *free_slots; /* a stack of the indexes of idle slots */
@@ -208,8 +213,9 @@ static void release(struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
-	if (c->step == S_CONNECT && n_connecting)
+	if (c->setting_up)
 		n_connecting--;
+	c->setting_up = false;
 	c->fd = -1;
 	c->step = S_IDLE;
 	free_slots[n_free++] = (unsigned)(c - conns);
@@ -275,6 +281,7 @@ static int open_conn(struct conn *c, uint64_t t)
 	c->in_len = 0;
 	c->out_len = c->out_off = 0;
 	n_connecting++;
+	c->setting_up = true;
 	return 0;
 }
 
@@ -282,6 +289,8 @@ static int open_conn(struct conn *c, uint64_t t)
 static bool on_tunnel(struct conn *c, uint64_t t)
 {
 	if (o.mode == M_TUNNELS) {
+		n_connecting--;
+		c->setting_up = false;
 		c->step = S_OPEN;
 		n_ok++;
 		record(c->t0, t);
@@ -303,7 +312,10 @@ static bool send_get(struct conn *c, uint64_t t)
 /* The connection is up: send what this kind sends first. */
 static bool on_connected(struct conn *c, uint64_t t)
 {
-	n_connecting--;
+	if (o.mode != M_TUNNELS) {
+		n_connecting--;
+		c->setting_up = false;
+	}
 	if (o.mode == M_KEEPALIVE) {
 		if (!holding)
 			return send_get(c, t);
