@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -558,19 +559,18 @@ class Bench:
         p = subprocess.Popen(pinned(CLIENT_CPU) + argv, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=tool_env())
         lines, c0 = [], t.cpu()
+        watchdog = threading.Timer(timeout, p.kill)   # the client ends by itself; in case not
+        watchdog.start()
         try:
-            deadline = time.monotonic() + timeout
-            for line in p.stdout:          # bounded: the client ends by its own duration
+            for line in p.stdout:
                 if line.startswith('{"measuring"'):
                     c0 = t.cpu()
                 else:
                     lines.append(line)
-                if time.monotonic() > deadline:
-                    break
-            p.wait(max(1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
             p.wait()
+        finally:
+            watchdog.cancel()
+        if p.returncode == -signal.SIGKILL:
             return lines, "timed out after %d s" % timeout, None
         err = p.stderr.read().strip()[-200:] if p.returncode else ""
         return lines, err or ("exit %d" % p.returncode if p.returncode else ""), (
@@ -622,6 +622,8 @@ class Bench:
             "--setup", "60", "--hold", "120", "--timeout", "20000"]
         p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                              env=tool_env())
+        watchdog = threading.Timer(60 + 120 + 60, p.kill)   # --setup + --hold + the probes
+        watchdog.start()
         try:
             first = p.stdout.readline()
             d = json.loads(first) if first.startswith("{") else {"established": 0, "errors": {}}
@@ -642,6 +644,7 @@ class Bench:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            watchdog.cancel()
         est = d["established"]
         if est == 0:
             self.fail(key, t, "no tunnel established %s" % json.dumps(d["errors"]))
