@@ -39,7 +39,8 @@ done
 set -- "${args[@]}"
 harness_args=()
 for a in "$@"; do [[ "$a" == --no-pin ]] || harness_args+=("$a"); done
-export BENCH_PIN="${BENCH_PIN:-$pin}"
+((pin)) || BENCH_PIN=0
+export BENCH_PIN="${BENCH_PIN:-1}"
 
 if [[ "${BENCH_IN_NS:-}" != 1 ]]; then
 	# Installing packages, the private namespace and the sysctls in it need root.
