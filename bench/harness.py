@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -912,6 +913,7 @@ def main():
             origin.wait(10)
         except subprocess.TimeoutExpired:
             origin.kill()
+        shutil.rmtree(os.path.join(run, "www"), ignore_errors=True)   # 64 MiB; keep the logs
     data = dict(profile=profile, started=started, machine=machine(), scale=scale,
                 scale_tunnels=bench.p["scale_tunnels"], ka=bench.p["ka"],
                 scale_ka=bench.p["scale_ka"], fd_limit=FD_LIMIT, capped=bench.capped, targets=[t.name for t in targets],
