@@ -31,7 +31,8 @@ void pc_bufpool_init(struct pc_bufpool *pool, size_t max_free);
  * before, or leak. */
 void pc_bufpool_destroy(struct pc_bufpool *pool);
 
-/* A PC_BUF_SIZE buffer, or NULL when memory is exhausted. */
+/* A PC_BUF_SIZE buffer (page-aligned, a mapping of its own: never free(3) it), or NULL when
+ * memory is exhausted. */
 char *pc_buf_get(struct pc_bufpool *pool);
 /* Returns a buffer from pc_buf_get. Accepts NULL. */
 void pc_buf_put(struct pc_bufpool *pool, char *buf);

@@ -16,8 +16,10 @@
 
 #define LISTENERS_MAX   8
 #define LOCAL_ADDRS_MAX 64
-/* Buffers kept for reuse: enough for bursts, small enough for a low idle RSS. */
-#define POOL_KEEP 32
+/* Buffers kept for reuse. Each is a mapping of its own (core/bufpool.h) whose untouched pages
+ * cost nothing, so keeping enough for a few hundred busy connections costs little resident
+ * memory and spares the mmap/munmap and page faults a smaller pool pays at every burst. */
+#define POOL_KEEP 512
 /* A resolver replaced by a reload lives on until its last lookup (2 s deadline) is over. */
 #define RESOLVER_RETIRE_MS 5000
 /* File descriptors kept for everything but connections (logs, resolver sockets, files). */
