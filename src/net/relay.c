@@ -12,6 +12,10 @@
 /* Fills of one direction per wakeup before the loop serves other connections. */
 #define PUMP_ROUNDS 16
 
+/* Bytes a direction of a two-way relay carries through libuv's own reads (stream mode) before
+ * the relay switches to splice: a short exchange costs no poll handle, pipe or epoll change. */
+#define STREAM_MAX PC_BUF_SIZE
+
 /* Bytes on their way from one side to the other: in the pipe or in the buffer, never in both,
  * and at most one fill of either (the bound a reader that never reads can cost). */
 struct relay_dir {
@@ -19,10 +23,11 @@ struct relay_dir {
 	size_t in_pipe; /* bytes in the pipe */
 	char *buf;      /* pending bytes, or the fill when not splicing */
 	size_t off, len;
-	uint64_t left;  /* bytes this direction may still read */
-	bool no_splice; /* splice refused these descriptors: always the buffer */
-	bool eof;       /* the source has sent EOF (or the direction is not used) */
-	bool shut;      /* ... and it was passed on: this direction has ended */
+	uint64_t left;     /* bytes this direction may still read */
+	uint64_t streamed; /* bytes read in stream mode */
+	bool no_splice;    /* splice refused these descriptors: always the buffer */
+	bool eof;          /* the source has sent EOF (or the direction is not used) */
+	bool shut;         /* ... and it was passed on: this direction has ended */
 };
 
 struct relay_side {
@@ -37,13 +42,16 @@ struct relay_side {
 struct pc_relay_core {
 	struct relay_side side[2];
 	struct relay_dir dir[2]; /* dir[i] carries bytes from side i to side 1 - i */
-	struct pc_relay *r;      /* NULL once the relay has ended */
+	uv_tcp_t *tcp[2];
+	void *tcp_data[2];  /* the handles' own data pointers, theirs again after stream mode */
+	struct pc_relay *r; /* NULL once the relay has ended */
 	struct pc_bufpool *pool;
 	uv_timer_t *timer;
 	uint64_t idle_ms;
 	uint64_t last_activity;
-	int handles;  /* poll handles whose close callback is still due */
-	bool one_way; /* dir[0] only, ending at its limit or EOF: nothing is shut down */
+	int handles;    /* poll handles whose close callback is still due */
+	bool one_way;   /* dir[0] only, ending at its limit or EOF: nothing is shut down */
+	bool streaming; /* stream mode: libuv reads both handles, no poll is open */
 };
 
 static size_t in_flight(const struct relay_dir *d)
@@ -70,8 +78,11 @@ static void release(struct pc_relay_core *c, struct relay_dir *d)
 }
 
 /* Ends everything the relay holds; the core frees itself once libuv lets go of the polls. */
+static void stream_stop(struct pc_relay_core *c);
+
 static void core_stop(struct pc_relay_core *c)
 {
+	stream_stop(c);
 	uv_timer_stop(c->timer);
 	for (int i = 0; i < 2; i++)
 		release(c, &c->dir[i]);
@@ -348,6 +359,129 @@ static void on_deferred(uv_timer_t *t)
 		finish(c, rc == UV_EEXIST ? -EBUSY : rc);
 }
 
+/* Starts polling now, or, while a handle's watcher still holds its descriptor (the callback of
+ * a write that had to wait for the socket is running: libuv lets go of the descriptor when it
+ * returns), at the next turn of the loop. Returns 0 or a negative error. */
+static int core_go(struct pc_relay_core *c)
+{
+	int rc = core_run(c);
+
+	if (rc == UV_EEXIST)
+		rc = uv_timer_start(c->timer, on_deferred, 0, 0);
+	return rc;
+}
+
+/* ---- stream mode ----
+ * A two-way relay first lets libuv read both handles (they were read until just now, so this
+ * costs no epoll change) and writes what comes with uv_try_write. As soon as a direction has
+ * carried more than STREAM_MAX bytes, or the other side does not take a read at once, both
+ * handles stop reading and the relay goes on with polls and splice, the unwritten bytes pending
+ * in the buffer. So a stream-mode direction never holds bytes between callbacks, and the
+ * backpressure bound is that of the poll mode. */
+
+/* Leaves stream mode: the handles stop reading and get their data pointers back. */
+static void stream_stop(struct pc_relay_core *c)
+{
+	if (!c->streaming)
+		return;
+	c->streaming = false;
+	for (int i = 0; i < 2; i++) {
+		uv_read_stop((uv_stream_t *)c->tcp[i]);
+		c->tcp[i]->data = c->tcp_data[i];
+	}
+}
+
+static int stream_side(const struct pc_relay_core *c, const uv_handle_t *h)
+{
+	return h == (const uv_handle_t *)c->tcp[0] ? 0 : 1;
+}
+
+static void on_stream_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct pc_relay_core *c = h->data;
+	struct relay_dir *d = &c->dir[stream_side(c, h)];
+	(void)hint;
+
+	if (d->buf == NULL)
+		d->buf = pc_buf_get(c->pool);
+	/* no buffer: libuv reports UV_ENOBUFS to the read callback */
+	*buf = uv_buf_init(d->buf, d->buf != NULL ? PC_BUF_SIZE : 0);
+}
+
+/* Switches from stream mode to polls and splice. */
+static void stream_to_splice(struct pc_relay_core *c)
+{
+	int rc;
+
+	stream_stop(c);
+	rc = core_go(c);
+	if (rc < 0)
+		finish(c, rc);
+}
+
+static void on_stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct pc_relay_core *c = s->data;
+	int i = stream_side(c, (uv_handle_t *)s);
+	struct relay_dir *d = &c->dir[i];
+	uv_buf_t out;
+	int rc;
+	(void)buf;
+
+	if (nread == UV_EOF) {
+		d->eof = true;
+		c->r->eof[i] = true;
+		dir_ended(c, i);
+		return;
+	}
+	if (nread < 0) {
+		finish(c, nread == UV_ENOBUFS ? -ENOMEM : (int)nread);
+		return;
+	}
+	if (nread > 0) {
+		d->off = 0;
+		d->len = (size_t)nread;
+		d->streamed += (uint64_t)nread;
+		d->left -= (uint64_t)nread;
+		c->r->bytes[i] += (uint64_t)nread;
+		c->last_activity = uv_now(c->timer->loop);
+		out = uv_buf_init(d->buf, (unsigned)nread);
+		rc = uv_try_write((uv_stream_t *)c->tcp[1 - i], &out, 1);
+		if (rc < 0 && rc != UV_EAGAIN) {
+			finish(c, rc);
+			return;
+		}
+		if (rc > 0)
+			d->off = (size_t)rc;
+	}
+	/* all written (or nothing read): an idle direction holds no buffer */
+	if (in_flight(d) == 0)
+		release(c, d);
+	if (in_flight(d) > 0 || d->streamed > STREAM_MAX)
+		stream_to_splice(c);
+}
+
+/* Starts stream mode: 0, or a negative error when libuv will not read a handle (the relay then
+ * polls instead). */
+static int stream_start(struct pc_relay_core *c)
+{
+	int rc = 0;
+
+	for (int i = 0; i < 2; i++) {
+		c->tcp_data[i] = c->tcp[i]->data;
+		c->tcp[i]->data = c;
+	}
+	c->streaming = true;
+	for (int i = 0; i < 2 && rc == 0; i++)
+		rc = uv_read_start((uv_stream_t *)c->tcp[i], on_stream_alloc, on_stream_read);
+	if (rc < 0) {
+		stream_stop(c);
+		return rc;
+	}
+	uv_timer_start(c->timer, on_idle, c->idle_ms, 0);
+	return 0;
+}
+
 /* Sends bytes already read from side i on; what the other side does not take at once waits in
  * a buffer. */
 static int push_pending(struct pc_relay_core *c, int i, const char *data, size_t len)
@@ -406,19 +540,16 @@ static int core_new(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv
 			return rc;
 		}
 		c->side[i].fd = fd;
+		c->tcp[i] = tcp[i];
 	}
 	return 0;
 }
 
-/* Starts polling, or, while a handle's watcher still holds its descriptor (the callback of a
- * write that had to wait for the socket is running: libuv lets go of the descriptor when it
- * returns), starts at the next turn of the loop. */
+/* Starts polling; a failure ends the core without a callback. */
 static int core_start(struct pc_relay_core *c)
 {
-	int rc = core_run(c);
+	int rc = core_go(c);
 
-	if (rc == UV_EEXIST)
-		rc = uv_timer_start(c->timer, on_deferred, 0, 0);
 	if (rc < 0)
 		core_stop(c);
 	return rc;
@@ -443,6 +574,10 @@ int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_
 		pc_relay_stop(r);
 		return rc;
 	}
+	/* pending bytes the other side did not take at once: the polls wait for it */
+	if (in_flight(&r->core->dir[0]) == 0 && in_flight(&r->core->dir[1]) == 0 &&
+	    stream_start(r->core) == 0)
+		return 0;
 	return core_start(r->core);
 }
 

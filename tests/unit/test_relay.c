@@ -185,6 +185,7 @@ struct flow {
 	int wait_for_fd; /* writer: first read this fd to EOF (half-close order), -1: no */
 	struct flow *wait_flow;
 	pthread_t thread;
+	uint64_t from; /* writer: the stream's first byte index (what came before went otherwise) */
 };
 
 static void *flow_read(void *arg)
@@ -207,7 +208,7 @@ static void *flow_write(void *arg)
 {
 	struct flow *fl = arg;
 	char buf[65536];
-	uint64_t sent = 0;
+	uint64_t sent = fl->from;
 
 	if (fl->wait_flow != NULL)
 		flow_read(fl->wait_flow);
@@ -230,10 +231,10 @@ static void *flow_write(void *arg)
  * relay must carry both streams and both EOFs. */
 static void bulk(struct fixture *f, uint64_t len)
 {
-	struct flow up = {f->client, 1, len, 0, false, true, -1, NULL, 0};
-	struct flow down = {f->origin, 2, len, 0, false, true, -1, NULL, 0};
-	struct flow up_in = {f->origin, 1, len, 0, false, false, -1, NULL, 0};
-	struct flow down_in = {f->client, 2, len, 0, false, false, -1, NULL, 0};
+	struct flow up = {f->client, 1, len, 0, false, true, -1, NULL, 0, 0};
+	struct flow down = {f->origin, 2, len, 0, false, true, -1, NULL, 0, 0};
+	struct flow up_in = {f->origin, 1, len, 0, false, false, -1, NULL, 0, 0};
+	struct flow down_in = {f->client, 2, len, 0, false, false, -1, NULL, 0, 0};
 
 	assert_int_equal(start(f, NULL, 0, NULL, 0, LONG_MS), 0);
 	pthread_create(&up.thread, NULL, flow_write, &up);
@@ -283,8 +284,8 @@ static void test_pending_bytes_first(void **state)
 {
 	struct fixture *f = *state;
 	char head_a[3000], head_b[100];
-	struct flow up_in = {f->origin, 3, 0, 0, false, false, -1, NULL, 0};
-	struct flow down_in = {f->client, 4, 0, 0, false, false, -1, NULL, 0};
+	struct flow up_in = {f->origin, 3, 0, 0, false, false, -1, NULL, 0, 0};
+	struct flow down_in = {f->client, 4, 0, 0, false, false, -1, NULL, 0, 0};
 	char first[sizeof(head_a)];
 
 	/* the pending bytes are the stream's start; the peers write the rest */
@@ -331,10 +332,10 @@ static void test_pending_bytes_first(void **state)
  * byte still arrives: EOF is a half-close, never a close. */
 static void half_close(struct fixture *f, int first, int second, unsigned s1, unsigned s2)
 {
-	struct flow early = {first, s1, 200000, 0, false, true, -1, NULL, 0};
-	struct flow early_in = {second, s1, 0, 0, false, false, -1, NULL, 0};
-	struct flow late = {second, s2, 300000, 0, false, true, -1, &early_in, 0};
-	struct flow late_in = {first, s2, 0, 0, false, false, -1, NULL, 0};
+	struct flow early = {first, s1, 200000, 0, false, true, -1, NULL, 0, 0};
+	struct flow early_in = {second, s1, 0, 0, false, false, -1, NULL, 0, 0};
+	struct flow late = {second, s2, 300000, 0, false, true, -1, &early_in, 0, 0};
+	struct flow late_in = {first, s2, 0, 0, false, false, -1, NULL, 0, 0};
 
 	assert_int_equal(start(f, NULL, 0, NULL, 0, LONG_MS), 0);
 	pthread_create(&early.thread, NULL, flow_write, &early);
@@ -376,11 +377,12 @@ static void test_idle_timeout(void **state)
 	assert_int_equal(f->status, -ETIMEDOUT);
 }
 
-/* After a burst, an idle relay holds neither pipe nor buffer: they are back in the pool. */
+/* After a burst (more than stream mode carries: splice takes over), an idle relay holds
+ * neither pipe nor buffer: they are back in the pool. */
 static void test_idle_relay_holds_nothing(void **state)
 {
 	struct fixture *f = *state;
-	char buf[100000], got[sizeof(buf)];
+	static char buf[300000], got[sizeof(buf)];
 	size_t n = 0;
 
 	fill_pattern(9, 0, buf, sizeof(buf));
@@ -399,6 +401,116 @@ static void test_idle_relay_holds_nothing(void **state)
 	assert_int_equal(f->pool.pipes_out, 0);
 	assert_int_equal(f->pool.n_out, 0);
 	assert_int_equal(f->pool.n_pipes, 1);
+}
+
+/* Reads exactly n bytes of stream seed (from index at) on the non-blocking fd, turning the loop. */
+static void expect_stream(struct fixture *f, int fd, unsigned seed, uint64_t at, size_t n)
+{
+	char want[4096], got[sizeof(want)];
+	size_t have = 0;
+
+	assert_true(n <= sizeof(want));
+	fill_pattern(seed, at, want, n);
+	for (int i = 0; i < MAX_TURNS && have < n; i++) {
+		ssize_t k = read(fd, got + have, n - have);
+		if (k > 0)
+			have += (size_t)k;
+		turn(f);
+	}
+	assert_int_equal(have, n);
+	assert_memory_equal(want, got, n);
+}
+
+static void send_stream(int fd, unsigned seed, uint64_t at, size_t n)
+{
+	char buf[4096];
+
+	assert_true(n <= sizeof(buf));
+	fill_pattern(seed, at, buf, n);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+}
+
+/* A short exchange (a request, a response, both ends closing) goes through libuv's reads of the
+ * handles (stream mode): no pipe is ever taken, nothing is left out of the pool, and the
+ * handles' data pointers are theirs again at the end. */
+static void test_short_exchange_takes_no_pipe(void **state)
+{
+	struct fixture *f = *state;
+
+	f->a.data = &f->a;
+	f->b.data = &f->b;
+	set_nonblocking(f->client);
+	set_nonblocking(f->origin);
+	assert_int_equal(start(f, NULL, 0, NULL, 0, LONG_MS), 0);
+	send_stream(f->client, 11, 0, 100);
+	expect_stream(f, f->origin, 11, 0, 100);
+	send_stream(f->origin, 12, 0, 1300);
+	expect_stream(f, f->client, 12, 0, 1300);
+	shutdown(f->origin, SHUT_WR);
+	shutdown(f->client, SHUT_WR);
+	run_until_done(f);
+	assert_int_equal(f->status, 0);
+	assert_true(f->r.eof[0] && f->r.eof[1]);
+	assert_int_equal(f->r.bytes[0], 100);
+	assert_int_equal(f->r.bytes[1], 1300);
+	assert_int_equal(f->pool.n_pipes, 0);
+	assert_int_equal(f->pool.pipes_out, 0);
+	assert_int_equal(f->pool.n_out, 0);
+	assert_ptr_equal(f->a.data, &f->a);
+	assert_ptr_equal(f->b.data, &f->b);
+}
+
+/* A short exchange, then bulk both ways: the relay switches from stream mode to splice in the
+ * middle of both streams without losing, repeating or reordering a byte. */
+static void switch_over(struct fixture *f, bool spliced)
+{
+	struct flow up = {f->client, 13, BULK, 0, false, true, -1, NULL, 0, 200};
+	struct flow down = {f->origin, 14, BULK, 0, false, true, -1, NULL, 0, 2000};
+	struct flow up_in = {f->origin, 13, 0, 200, false, false, -1, NULL, 0, 0};
+	struct flow down_in = {f->client, 14, 0, 2000, false, false, -1, NULL, 0, 0};
+
+	f->a.data = &f->a;
+	set_nonblocking(f->client);
+	set_nonblocking(f->origin);
+	assert_int_equal(start(f, NULL, 0, NULL, 0, LONG_MS), 0);
+	send_stream(f->client, 13, 0, 200);
+	expect_stream(f, f->origin, 13, 0, 200);
+	send_stream(f->origin, 14, 0, 2000);
+	expect_stream(f, f->client, 14, 0, 2000);
+	assert_int_equal(f->pool.n_pipes, 0);
+	set_blocking(f->client);
+	set_blocking(f->origin);
+	pthread_create(&up.thread, NULL, flow_write, &up);
+	pthread_create(&down.thread, NULL, flow_write, &down);
+	pthread_create(&up_in.thread, NULL, flow_read, &up_in);
+	pthread_create(&down_in.thread, NULL, flow_read, &down_in);
+	run_until_done(f);
+	pthread_join(up.thread, NULL);
+	pthread_join(down.thread, NULL);
+	pthread_join(up_in.thread, NULL);
+	pthread_join(down_in.thread, NULL);
+	assert_int_equal(f->status, 0);
+	assert_int_equal(up_in.got, BULK);
+	assert_int_equal(down_in.got, BULK);
+	assert_true(up_in.ok);
+	assert_true(down_in.ok);
+	assert_int_equal(f->r.bytes[0], BULK);
+	assert_int_equal(f->r.bytes[1], BULK);
+	assert_int_equal(f->pool.n_pipes > 0, spliced);
+	assert_ptr_equal(f->a.data, &f->a);
+}
+
+static void test_switch_to_splice_mid_stream(void **state)
+{
+	switch_over(*state, true);
+}
+
+static void test_switch_to_buffer_mid_stream(void **state)
+{
+	struct fixture *f = *state;
+
+	f->pool.max_pipes_out = 0; /* no pipes: the buffer fallback after the switch */
+	switch_over(f, false);
 }
 
 static int queued(int fd, unsigned long req)
@@ -560,8 +672,8 @@ static void test_start_from_waiting_write(void **state)
  * unread in its socket, and both handles are usable afterwards. */
 static void forward_exact(struct fixture *f, uint64_t limit)
 {
-	struct flow body = {f->origin, 11, limit, 0, false, false, -1, NULL, 0};
-	struct flow body_in = {f->client, 11, 0, 0, false, false, -1, NULL, 0};
+	struct flow body = {f->origin, 11, limit, 0, false, false, -1, NULL, 0, 0};
+	struct flow body_in = {f->client, 11, 0, 0, false, false, -1, NULL, 0, 0};
 	char next[6] = {0};
 
 	f->close_on_done = false;
@@ -610,8 +722,8 @@ static void test_forward_small_length(void **state)
 static void test_forward_until_eof(void **state)
 {
 	struct fixture *f = *state;
-	struct flow body = {f->origin, 12, 700000, 0, false, true, -1, NULL, 0};
-	struct flow body_in = {f->client, 12, 0, 0, false, false, -1, NULL, 0};
+	struct flow body = {f->origin, 12, 700000, 0, false, true, -1, NULL, 0, 0};
+	struct flow body_in = {f->client, 12, 0, 0, false, false, -1, NULL, 0, 0};
 
 	f->close_on_done = false;
 	pthread_create(&body.thread, NULL, flow_write, &body);
@@ -660,6 +772,9 @@ int main(void)
 	        T(test_half_close_origin_first),
 	        T(test_idle_timeout),
 	        T(test_idle_relay_holds_nothing),
+	        T(test_short_exchange_takes_no_pipe),
+	        T(test_switch_to_splice_mid_stream),
+	        T(test_switch_to_buffer_mid_stream),
 	        T(test_reader_never_reads_spliced),
 	        T(test_reader_never_reads_buffered),
 	        T(test_reset_ends_with_error),
