@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,13 +56,14 @@ struct writer {
 };
 
 struct upstream {
-	uv_tcp_t tcp;
+	uv_tcp_t tcp;      /* first: the block pc_dial hands over is the upstream (see on_dialed) */
 	struct conn *conn; /* NULL once detached: it closes on its own */
 	union pc_sockaddr peer;
 	char host[PC_HOST_NAME_MAX + 1];
 	uint16_t port;
 	bool parked; /* idle between requests, watched for EOF */
 };
+_Static_assert(offsetof(struct upstream, tcp) == 0, "pc_dial's block starts with the handle");
 
 enum refusal {
 	REFUSED_NONE,
@@ -951,7 +953,8 @@ static void handle_request(struct conn *c, size_t head_len)
 
 /* ---- connecting ---- */
 
-static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *peer);
+static void on_dialed(void *data, int status, uv_tcp_t *tcp, const union pc_sockaddr *peer,
+                      const union pc_sockaddr *local);
 
 static bool dial_check(void *data, const struct sockaddr *sa)
 {
@@ -1025,12 +1028,12 @@ static void dial(struct conn *c)
 	upstream_close(c);
 	c->state = ST_DIAL;
 	if (x->decision.resolve_at_dial)
-		rc = pc_dial_start_name(c->client.loop, pc_server_resolver(c->srv),
-		                        x->preq.host.name, x->preq.port, timeout, dial_check,
-		                        on_dialed, c, &x->dial);
+		rc = pc_dial_start_name(
+		        c->client.loop, pc_server_resolver(c->srv), x->preq.host.name, x->preq.port,
+		        timeout, sizeof(struct upstream), dial_check, on_dialed, c, &x->dial);
 	else
-		rc = pc_dial_start(c->client.loop, &x->decision.addrs, timeout, on_dialed, c,
-		                   &x->dial);
+		rc = pc_dial_start(c->client.loop, &x->decision.addrs, timeout,
+		                   sizeof(struct upstream), on_dialed, c, &x->dial);
 	if (rc < 0) {
 		x->dial = NULL;
 		fail(c, PC_FAIL_UNREACHABLE, pc_strerror(rc));
@@ -1062,7 +1065,8 @@ static void decided(struct conn *c)
 static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void up_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
-static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *peer)
+static void on_dialed(void *data, int status, uv_tcp_t *tcp, const union pc_sockaddr *peer,
+                      const union pc_sockaddr *local)
 {
 	struct conn *c = data;
 	struct exchange *x = c->x;
@@ -1087,20 +1091,9 @@ static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *p
 		}
 		return;
 	}
-	up = calloc(1, sizeof(*up));
-	if (up == NULL || uv_tcp_init(c->client.loop, &up->tcp) < 0) {
-		free(up);
-		close(fd);
-		fail(c, PC_FAIL_UNREACHABLE, "out of memory");
-		return;
-	}
-	if (uv_tcp_open(&up->tcp, fd) < 0) {
-		close(fd);
-		up->tcp.data = up;
-		uv_close((uv_handle_t *)&up->tcp, on_upstream_closed);
-		fail(c, PC_FAIL_UNREACHABLE, "cannot use the connection");
-		return;
-	}
+	/* the dial's block is the upstream: its handle comes first, the rest zeroed */
+	(void)local;
+	up = (struct upstream *)tcp;
 	up->conn = c;
 	up->peer = *peer;
 	up->port = x->preq.port;

@@ -2,17 +2,16 @@
 #include "net/dial.h"
 
 #include <errno.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/error.h"
 
 struct attempt {
-	uv_poll_t poll;
+	uv_tcp_t *tcp; /* the start of a block of pc_dial.size bytes; NULL when not open */
+	uv_connect_t req;
 	struct pc_dial *d;
-	int fd; /* -1 when not started or closed */
+	union pc_sockaddr local; /* of the winner */
 };
 
 struct pc_dial {
@@ -24,6 +23,7 @@ struct pc_dial {
 	bool starting;       /* inside pc_dial_start: results must be deferred */
 	pc_dial_cb cb;
 	void *data;
+	size_t size;               /* of each attempt's block, its uv_tcp_t first */
 	struct pc_addr_list addrs; /* in dialing order */
 	unsigned next;             /* index of the next address to try */
 	unsigned in_flight;        /* attempts connecting */
@@ -109,27 +109,32 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void on_attempt_closed(uv_handle_t *h)
 {
-	handle_closed(((struct attempt *)h->data)->d);
+	struct pc_dial *d = h->data;
+
+	free(h);
+	handle_closed(d);
 }
 
-/* Closes the attempt's poll handle and, unless keep_fd, its socket (safe at once: closing the
- * handle takes the fd out of epoll synchronously). */
-static void attempt_close(struct attempt *a, bool keep_fd)
+/* Closes the attempt's handle (and so its socket, which leaves epoll at once) unless it is the
+ * winner, which is handed over. A pending connect request completes with UV_ECANCELED. */
+static void attempt_close(struct attempt *a, bool keep)
 {
-	if (a->fd < 0)
+	if (a->tcp == NULL)
 		return;
-	uv_close((uv_handle_t *)&a->poll, on_attempt_closed);
-	if (!keep_fd)
-		close(a->fd);
-	a->fd = -1;
+	if (!keep) {
+		a->d->open_handles++;
+		a->tcp->data = a->d;
+		uv_close((uv_handle_t *)a->tcp, on_attempt_closed);
+	}
+	a->tcp = NULL;
 	a->d->in_flight--;
 }
 
-/* Ends the dial: no callback after this, every handle closing. Returns the winner's fd (or
- * -1), which the caller passes on. */
-static int dial_end(struct pc_dial *d, struct attempt *winner)
+/* Ends the dial: no callback after this, every handle closing. Returns the winner's handle (or
+ * NULL), which the caller passes on. */
+static uv_tcp_t *dial_end(struct pc_dial *d, struct attempt *winner)
 {
-	int fd = winner ? winner->fd : -1;
+	uv_tcp_t *tcp = winner ? winner->tcp : NULL;
 
 	d->done = true;
 	d->cb = NULL;
@@ -141,7 +146,7 @@ static int dial_end(struct pc_dial *d, struct attempt *winner)
 		attempt_close(&d->attempts[i], &d->attempts[i] == winner);
 	uv_close((uv_handle_t *)&d->delay, on_timer_closed);
 	uv_close((uv_handle_t *)&d->deadline, on_timer_closed);
-	return fd;
+	return tcp;
 }
 
 /* Reports and ends; d stays allocated during the callback (its handles are closing). */
@@ -149,13 +154,17 @@ static void finish(struct pc_dial *d, int status, struct attempt *winner)
 {
 	pc_dial_cb cb = d->cb;
 	void *data = d->data;
-	union pc_sockaddr peer;
-	int fd;
+	union pc_sockaddr peer, local;
+	uv_tcp_t *tcp;
 
-	if (winner)
+	if (winner) {
 		peer = d->addrs.addrs[winner - d->attempts];
-	fd = dial_end(d, winner);
-	cb(data, status, fd, winner ? &peer : NULL);
+		local = winner->local;
+	}
+	tcp = dial_end(d, winner);
+	if (tcp != NULL)
+		tcp->data = NULL;
+	cb(data, status, tcp, winner ? &peer : NULL, winner ? &local : NULL);
 }
 
 static void on_deferred_failure(uv_timer_t *t)
@@ -175,39 +184,34 @@ static void fail(struct pc_dial *d)
 		finish(d, d->error, NULL);
 }
 
-static void on_attempt(uv_poll_t *h, int status, int events);
+static void on_attempt(uv_connect_t *req, int status);
 
-/* Opens a socket and starts a non-blocking connect to addrs[i]. Returns 0 or -errno. */
+/* Opens a socket and starts a non-blocking connect to addrs[i]. Returns 0 or a negative error
+ * (the attempt is then closed). */
 static int attempt_start(struct pc_dial *d, unsigned i)
 {
-	static const int on = 1;
 	struct attempt *a = &d->attempts[i];
 	const union pc_sockaddr *addr = &d->addrs.addrs[i];
-	int fd, rc;
+	uv_tcp_t *tcp = calloc(1, d->size);
+	int rc;
 
-	fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-	if (fd < 0)
-		return -errno;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	/* A connect that completes at once is reported by the poll like any other. */
-	if (connect(fd, &addr->sa, pc_addr_len(addr)) != 0 && errno != EINPROGRESS &&
-	    errno != EINTR) {
-		rc = -errno;
-		close(fd);
+	if (tcp == NULL)
+		return -ENOMEM;
+	/* the socket is made at once (socket() errors such as EMFILE are this attempt's) */
+	rc = uv_tcp_init_ex(d->loop, tcp, addr->sa.sa_family);
+	if (rc < 0) {
+		free(tcp);
 		return rc;
 	}
-	rc = uv_poll_init(d->loop, &a->poll, fd);
-	if (rc == 0) {
-		a->poll.data = a;
-		d->open_handles++;
-		a->fd = fd;
-		d->in_flight++;
-		rc = uv_poll_start(&a->poll, UV_WRITABLE, on_attempt);
-		if (rc != 0)
-			attempt_close(a, false);
-	} else {
-		close(fd);
-	}
+	a->tcp = tcp;
+	d->in_flight++;
+	a->req.data = a;
+	rc = uv_tcp_nodelay(tcp, 1);
+	/* a refusal known at once is reported by the request like any other */
+	if (rc == 0)
+		rc = uv_tcp_connect(&a->req, tcp, &addr->sa, on_attempt);
+	if (rc < 0)
+		attempt_close(a, false);
 	return rc;
 }
 
@@ -243,39 +247,40 @@ static void on_delay(uv_timer_t *t)
 /* TCP simultaneous open lets a socket connect to itself when the kernel picks the destination
  * port as its local port on the same address (dialing a local port nobody listens on). The
  * peer of a connected socket is the address it was asked to connect to, so only the local end
- * needs asking. */
-static bool connected_to_itself(int fd, const union pc_sockaddr *dest)
+ * needs asking; it is kept for the callback. */
+static bool connected_to_itself(struct attempt *a, const union pc_sockaddr *dest)
 {
-	union pc_sockaddr local;
-	socklen_t llen = sizeof(local);
+	union pc_sockaddr *local = &a->local;
+	int llen = (int)sizeof(*local);
 
-	if (getsockname(fd, &local.sa, &llen) != 0 || local.sa.sa_family != dest->sa.sa_family)
+	if (uv_tcp_getsockname(a->tcp, &local->sa, &llen) != 0) {
+		memset(local, 0, sizeof(*local));
 		return false;
-	if (local.sa.sa_family == AF_INET)
-		return local.in.sin_port == dest->in.sin_port &&
-		       local.in.sin_addr.s_addr == dest->in.sin_addr.s_addr;
-	return local.in6.sin6_port == dest->in6.sin6_port &&
-	       memcmp(&local.in6.sin6_addr, &dest->in6.sin6_addr, sizeof(struct in6_addr)) == 0;
+	}
+	if (local->sa.sa_family != dest->sa.sa_family)
+		return false;
+	if (local->sa.sa_family == AF_INET)
+		return local->in.sin_port == dest->in.sin_port &&
+		       local->in.sin_addr.s_addr == dest->in.sin_addr.s_addr;
+	return local->in6.sin6_port == dest->in6.sin6_port &&
+	       memcmp(&local->in6.sin6_addr, &dest->in6.sin6_addr, sizeof(struct in6_addr)) == 0;
 }
 
-static void on_attempt(uv_poll_t *h, int status, int events)
+static void on_attempt(uv_connect_t *req, int status)
 {
-	struct attempt *a = h->data;
+	struct attempt *a = req->data;
 	struct pc_dial *d = a->d;
-	int so_error = 0;
-	socklen_t len = sizeof(so_error);
 
-	if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
-		so_error = errno;
-	if (so_error == 0 && status == 0 && (events & UV_WRITABLE)) {
-		if (!connected_to_itself(a->fd, &d->addrs.addrs[a - d->attempts])) {
+	if (a->tcp == NULL)
+		return; /* closed: the dial ended, or the attempt failed to start */
+	if (status == 0) {
+		if (!connected_to_itself(a, &d->addrs.addrs[a - d->attempts])) {
 			finish(d, 0, a);
 			return;
 		}
-		so_error = ECONNREFUSED; /* nobody listened there */
+		status = -ECONNREFUSED; /* nobody listened there */
 	}
-	/* libuv reports POLLERR as UV_EBADF; SO_ERROR holds the real reason. */
-	note_error(d, so_error ? -so_error : status < 0 ? status : -EIO);
+	note_error(d, status);
 	attempt_close(a, false);
 	/* The newest attempt failing starts the next one now instead of after the delay. */
 	if (a == &d->attempts[d->next - 1] || d->in_flight == 0) {
@@ -289,19 +294,18 @@ static void on_deadline(uv_timer_t *t)
 	finish(t->data, -ETIMEDOUT, NULL);
 }
 
-static struct pc_dial *dial_new(uv_loop_t *loop, pc_dial_cb cb, void *data)
+static struct pc_dial *dial_new(uv_loop_t *loop, size_t size, pc_dial_cb cb, void *data)
 {
 	struct pc_dial *d = calloc(1, sizeof(*d));
 
 	if (!d)
 		return NULL;
 	d->loop = loop;
+	d->size = size;
 	d->cb = cb;
 	d->data = data;
-	for (unsigned i = 0; i < PC_ADDRS_MAX; i++) {
+	for (unsigned i = 0; i < PC_ADDRS_MAX; i++)
 		d->attempts[i].d = d;
-		d->attempts[i].fd = -1;
-	}
 	return d;
 }
 
@@ -324,16 +328,17 @@ static bool addr_dialable(const union pc_sockaddr *a)
 }
 
 int pc_dial_start(uv_loop_t *loop, const struct pc_addr_list *addrs, uint32_t timeout_ms,
-                  pc_dial_cb cb, void *data, struct pc_dial **out)
+                  size_t size, pc_dial_cb cb, void *data, struct pc_dial **out)
 {
 	struct pc_dial *d;
 
-	if (!loop || !addrs || !cb || timeout_ms == 0 || addrs->n == 0 || addrs->n > PC_ADDRS_MAX)
+	if (!loop || !addrs || !cb || timeout_ms == 0 || addrs->n == 0 || addrs->n > PC_ADDRS_MAX ||
+	    size < sizeof(uv_tcp_t))
 		return -EINVAL;
 	for (unsigned i = 0; i < addrs->n; i++)
 		if (!addr_dialable(&addrs->addrs[i]))
 			return -EINVAL;
-	d = dial_new(loop, cb, data);
+	d = dial_new(loop, size, cb, data);
 	if (!d)
 		return -ENOMEM;
 	d->addrs = *addrs;
@@ -374,15 +379,17 @@ static void on_resolved(void *data, int status, const struct pc_addr_list *addrs
 }
 
 int pc_dial_start_name(uv_loop_t *loop, struct pc_resolver *r, const char *name, uint16_t port,
-                       uint32_t timeout_ms, bool (*check)(void *data, const struct sockaddr *sa),
-                       pc_dial_cb cb, void *data, struct pc_dial **out)
+                       uint32_t timeout_ms, size_t size,
+                       bool (*check)(void *data, const struct sockaddr *sa), pc_dial_cb cb,
+                       void *data, struct pc_dial **out)
 {
 	struct pc_dial *d;
 	int rc;
 
-	if (!loop || !r || !name || port == 0 || timeout_ms == 0 || !check || !cb)
+	if (!loop || !r || !name || port == 0 || timeout_ms == 0 || !check || !cb ||
+	    size < sizeof(uv_tcp_t))
 		return -EINVAL;
-	d = dial_new(loop, cb, data);
+	d = dial_new(loop, size, cb, data);
 	if (!d)
 		return -ENOMEM;
 	d->check = check;

@@ -248,7 +248,8 @@ static void block_as(struct conn *c, enum pc_reason reason, enum pc_source sourc
 
 /* ---- the request ---- */
 
-static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *peer);
+static void on_dialed(void *data, int status, uv_tcp_t *tcp, const union pc_sockaddr *peer,
+                      const union pc_sockaddr *local);
 
 static bool dial_check(void *data, const struct sockaddr *sa)
 {
@@ -284,11 +285,11 @@ static void decided_tcp(struct conn *c)
 	c->state = S_DIAL;
 	if (c->decision.resolve_at_dial)
 		rc = pc_dial_start_name(c->client.loop, pc_server_resolver(c->srv),
-		                        c->preq.host.name, c->preq.port, timeout, dial_check,
-		                        on_dialed, c, &c->dial);
+		                        c->preq.host.name, c->preq.port, timeout, sizeof(*c->up),
+		                        dial_check, on_dialed, c, &c->dial);
 	else
-		rc = pc_dial_start(c->client.loop, &c->decision.addrs, timeout, on_dialed, c,
-		                   &c->dial);
+		rc = pc_dial_start(c->client.loop, &c->decision.addrs, timeout, sizeof(*c->up),
+		                   on_dialed, c, &c->dial);
 	if (rc < 0) {
 		c->dial = NULL;
 		reply_code(c, pc_socks_reply_for_error(rc), NULL, S_CLOSING);
@@ -304,11 +305,10 @@ static void on_decided(void *data, const struct pc_decision *d)
 	decided_tcp(c);
 }
 
-static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *peer)
+static void on_dialed(void *data, int status, uv_tcp_t *tcp, const union pc_sockaddr *peer,
+                      const union pc_sockaddr *local)
 {
 	struct conn *c = data;
-	union pc_sockaddr bnd;
-	int len = sizeof(bnd);
 	(void)peer;
 
 	c->dial = NULL;
@@ -323,23 +323,10 @@ static void on_dialed(void *data, int status, int fd, const union pc_sockaddr *p
 		}
 		return;
 	}
-	c->up = malloc(sizeof(*c->up));
-	if (c->up == NULL || uv_tcp_init(c->client.loop, c->up) < 0) {
-		free(c->up);
-		c->up = NULL;
-		close(fd);
-		reply_code(c, PC_SOCKS_REP_GENERAL_FAILURE, NULL, S_CLOSING);
-		return;
-	}
-	if (uv_tcp_open(c->up, fd) < 0) {
-		close(fd);
-		reply_code(c, PC_SOCKS_REP_GENERAL_FAILURE, NULL, S_CLOSING);
-		return;
-	}
-	/* the bound address in the reply is the real one the origin sees */
-	if (uv_tcp_getsockname(c->up, &bnd.sa, &len) < 0)
-		memset(&bnd, 0, sizeof(bnd));
-	reply_code(c, PC_SOCKS_REP_SUCCEEDED, &bnd, S_TUNNEL);
+	/* closed by conn_close, freed in on_up_closed */
+	c->up = tcp;
+	/* the bound address in the reply is the real one the origin sees (the dial asked) */
+	reply_code(c, PC_SOCKS_REP_SUCCEEDED, local, S_TUNNEL);
 }
 
 static void on_tunnel_done(struct pc_relay *r, int status)

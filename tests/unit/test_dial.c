@@ -194,8 +194,9 @@ struct fixture {
 	struct pc_dial_stats st; /* as the callback saw them */
 	int calls;
 	int status;
-	int fd;
-	union pc_sockaddr peer;
+	uv_tcp_t *tcp; /* the dialed connection, until conn_close */
+	int fd;        /* its descriptor */
+	union pc_sockaddr peer, local;
 	uint64_t started_ms, done_ms;
 	/* check() */
 	int checks;
@@ -232,9 +233,31 @@ static int fixture_setup(void **state)
 	uv_timer_start(&f->guard, on_guard, GUARD_MS, 0);
 	uv_unref((uv_handle_t *)&f->guard);
 	f->fd = -1;
+	{
+		/* libuv keeps one fd per loop from its first stream on (for its EMFILE trick) */
+		uv_tcp_t first;
+
+		uv_tcp_init(&f->loop, &first);
+		uv_close((uv_handle_t *)&first, NULL);
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	}
 	f->fds_before = open_fds();
 	*state = f;
 	return 0;
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Closes the dialed connection as its owner must: uv_close, then free. */
+static void conn_close(struct fixture *f)
+{
+	if (f->tcp != NULL)
+		uv_close((uv_handle_t *)f->tcp, on_conn_closed);
+	f->tcp = NULL;
+	f->fd = -1;
 }
 
 static int fixture_teardown(void **state)
@@ -242,8 +265,7 @@ static int fixture_teardown(void **state)
 	struct fixture *f = *state;
 
 	pc_resolver_free(f->r);
-	if (f->fd >= 0)
-		close(f->fd);
+	conn_close(f);
 	uv_close((uv_handle_t *)&f->guard, NULL);
 	uv_close((uv_handle_t *)&f->tick, NULL);
 	for (int i = 0; i < 100 && uv_loop_alive(&f->loop); i++)
@@ -253,31 +275,43 @@ static int fixture_teardown(void **state)
 	return 0;
 }
 
-static void on_dial(void *data, int status, int fd, const union pc_sockaddr *peer)
+static void on_dial(void *data, int status, uv_tcp_t *tcp, const union pc_sockaddr *peer,
+                    const union pc_sockaddr *local)
 {
 	struct fixture *f = data;
 
 	f->calls++;
 	pc_dial_stats(f->d, &f->st);
 	f->status = status;
-	f->fd = fd;
+	f->tcp = tcp;
+	f->fd = -1;
 	f->done_ms = uv_now(&f->loop);
 	if (status == 0) {
-		assert_true(fd >= 0);
+		uv_os_fd_t fd;
+
+		assert_non_null(tcp);
+		assert_null(tcp->data);
+		assert_int_equal(uv_fileno((uv_handle_t *)tcp, &fd), 0);
+		f->fd = fd;
 		assert_non_null(peer);
+		assert_non_null(local);
 		f->peer = *peer;
+		f->local = *local;
 	} else {
-		assert_int_equal(fd, -1);
+		assert_null(tcp);
 		assert_null(peer);
+		assert_null(local);
 	}
 }
 
-static void on_forbidden(void *data, int status, int fd, const union pc_sockaddr *peer)
+static void on_forbidden(void *data, int status, uv_tcp_t *tcp, const union pc_sockaddr *peer,
+                         const union pc_sockaddr *local)
 {
 	(void)data;
 	(void)status;
-	(void)fd;
+	(void)tcp;
 	(void)peer;
+	(void)local;
 	fail_msg("a callback ran that must not");
 }
 
@@ -302,7 +336,8 @@ static void run_for(struct fixture *f, uint64_t ms)
 static void dial(struct fixture *f, const struct pc_addr_list *list, uint32_t timeout_ms)
 {
 	f->started_ms = uv_now(&f->loop);
-	assert_int_equal(pc_dial_start(&f->loop, list, timeout_ms, on_dial, f, &f->d), 0);
+	assert_int_equal(
+	        pc_dial_start(&f->loop, list, timeout_ms, sizeof(uv_tcp_t), on_dial, f, &f->d), 0);
 	assert_int_equal(f->calls, 0);
 	run_until_called(f);
 }
@@ -345,6 +380,9 @@ static void assert_connected_to(struct fixture *f, const union pc_sockaddr *want
 	assert_true(fcntl(f->fd, F_GETFD) & FD_CLOEXEC);
 	assert_int_equal(sockopt_int(f->fd, IPPROTO_TCP, TCP_NODELAY), 1);
 	assert_int_equal(sockopt_int(f->fd, SOL_SOCKET, SO_ERROR), 0);
+	len = sizeof(peer);
+	assert_int_equal(getsockname(f->fd, &peer.sa, &len), 0);
+	assert_same_addr(&f->local, &peer);
 }
 
 /* Once the loop has closed everything, the process holds exactly the fds it held before
@@ -353,10 +391,7 @@ static void assert_no_fd_leak(struct fixture *f)
 {
 	pc_resolver_free(f->r);
 	f->r = NULL;
-	if (f->fd >= 0) {
-		close(f->fd);
-		f->fd = -1;
-	}
+	conn_close(f);
 	for (int i = 0; i < 100 && uv_loop_alive(&f->loop); i++)
 		uv_run(&f->loop, UV_RUN_NOWAIT);
 	assert_int_equal(open_fds(), f->fds_before);
@@ -572,7 +607,8 @@ static void test_cancel_leaks_nothing(void **state)
 	with_dests = open_fds();
 	l = list_of(list, 3);
 	/* Cancelled with two attempts in flight... */
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, on_forbidden, f, &d), 0);
+	assert_int_equal(
+	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d), 0);
 	run_for(f, PC_DIAL_ATTEMPT_DELAY_MS + 50);
 	pc_dial_stats(d, &f->st);
 	assert_stats(f, 2, 1, 0);
@@ -581,7 +617,8 @@ static void test_cancel_leaks_nothing(void **state)
 	assert_int_equal(open_fds(), with_dests); /* closed at once */
 	run_for(f, 2 * PC_DIAL_ATTEMPT_DELAY_MS);
 	/* ...and at once, before the loop ran. */
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, on_forbidden, f, &d), 0);
+	assert_int_equal(
+	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d), 0);
 	pc_dial_cancel(d);
 	pc_dial_cancel(NULL);
 	run_for(f, 20);
@@ -608,8 +645,7 @@ static void test_alternates_families(void **state)
 	assert_stats(f, 2, 0, 1);
 	assert_int_equal(dest_accept_all(&ok4), 1);
 	assert_int_equal(dest_accept_all(&ok6), 0);
-	close(f->fd);
-	f->fd = -1;
+	conn_close(f);
 
 	f->calls = 0;
 	dest_refusing(&no4, AF_INET);
@@ -655,11 +691,15 @@ static void test_synchronous_failure_is_deferred(void **state)
 	assert_no_fd_leak(f);
 }
 
-/* The connected fd is ready for the front ends' uv_tcp_open on the same loop, from inside the
- * callback. */
+/* The handle the callback gets is the caller's to use at once, from inside the callback, and
+ * it starts a zeroed block of the size asked for (a caller's struct with the handle first). */
+struct upstream_like {
+	uv_tcp_t tcp;
+	char tail[200];
+};
+
 struct opener {
 	struct fixture *f;
-	uv_tcp_t tcp;
 	uv_write_t req;
 	bool written;
 };
@@ -670,23 +710,24 @@ static void on_written(uv_write_t *req, int status)
 
 	assert_int_equal(status, 0);
 	o->written = true;
-	uv_close((uv_handle_t *)&o->tcp, NULL);
+	conn_close(o->f);
 }
 
-static void on_dial_open(void *data, int status, int fd, const union pc_sockaddr *peer)
+static void on_dial_open(void *data, int status, uv_tcp_t *tcp, const union pc_sockaddr *peer,
+                         const union pc_sockaddr *local)
 {
+	static const char zero[sizeof(((struct upstream_like *)0)->tail)];
 	struct opener *o = data;
 	uv_buf_t buf = uv_buf_init("ping", 4);
 
-	on_dial(o->f, status, fd, peer);
+	on_dial(o->f, status, tcp, peer, local);
 	assert_int_equal(status, 0);
-	assert_int_equal(uv_tcp_open(&o->tcp, fd), 0);
-	o->f->fd = -1; /* the handle owns it */
+	assert_memory_equal(((struct upstream_like *)tcp)->tail, zero, sizeof(zero));
 	o->req.data = o;
-	assert_int_equal(uv_write(&o->req, (uv_stream_t *)&o->tcp, &buf, 1, on_written), 0);
+	assert_int_equal(uv_write(&o->req, (uv_stream_t *)tcp, &buf, 1, on_written), 0);
 }
 
-static void test_fd_works_with_uv_tcp_open(void **state)
+static void test_handle_writes_from_callback(void **state)
 {
 	struct fixture *f = *state;
 	struct opener o = {.f = f};
@@ -696,12 +737,11 @@ static void test_fd_works_with_uv_tcp_open(void **state)
 	char got[8];
 	int server;
 
-	/* libuv keeps one fd per loop from the first stream on (for its EMFILE trick). */
-	assert_int_equal(uv_tcp_init(&f->loop, &o.tcp), 0);
-	f->fds_before = open_fds();
 	dest_listening(&ok, AF_INET);
 	l = list_of(list, 1);
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, on_dial_open, &o, &f->d), 0);
+	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, sizeof(struct upstream_like),
+	                               on_dial_open, &o, &f->d),
+	                 0);
 	while (!o.written && !f->expired)
 		uv_run(&f->loop, UV_RUN_ONCE);
 	uv_run(&f->loop, UV_RUN_NOWAIT); /* the close callback */
@@ -723,18 +763,34 @@ static void test_bad_arguments(void **state)
 
 	l.addrs[0] = loopback(AF_INET);
 	/* port 0 */
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, on_forbidden, f, &d), -EINVAL);
+	assert_int_equal(
+	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        -EINVAL);
 	pc_addr_set_port(&l.addrs[0], 9);
-	assert_int_equal(pc_dial_start(&f->loop, &l, 0, on_forbidden, f, &d), -EINVAL);
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, NULL, f, &d), -EINVAL);
-	assert_int_equal(pc_dial_start(&f->loop, NULL, LONG_MS, on_forbidden, f, &d), -EINVAL);
+	assert_int_equal(pc_dial_start(&f->loop, &l, 0, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	                 -EINVAL);
+	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), NULL, f, &d),
+	                 -EINVAL);
+	assert_int_equal(
+	        pc_dial_start(&f->loop, NULL, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        -EINVAL);
 	l.n = 0;
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, on_forbidden, f, &d), -EINVAL);
+	assert_int_equal(
+	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        -EINVAL);
 	l.n = PC_ADDRS_MAX + 1;
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, on_forbidden, f, &d), -EINVAL);
+	assert_int_equal(
+	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        -EINVAL);
+	/* a block too small for the handle */
+	assert_int_equal(
+	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t) - 1, on_forbidden, f, &d),
+	        -EINVAL);
 	l.n = 2;
 	l.addrs[1].sa.sa_family = AF_UNIX;
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, on_forbidden, f, &d), -EINVAL);
+	assert_int_equal(
+	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        -EINVAL);
 	assert_null(d);
 	run_for(f, 20);
 	assert_no_fd_leak(f);
@@ -830,8 +886,8 @@ static void dial_name(struct fixture *f, const char *name, uint16_t port, uint32
 	f->calls = 0;
 	f->checks = 0;
 	f->started_ms = uv_now(&f->loop);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, name, port, timeout_ms, check, on_dial,
-	                                    f, &f->d),
+	assert_int_equal(pc_dial_start_name(&f->loop, f->r, name, port, timeout_ms,
+	                                    sizeof(uv_tcp_t), check, on_dial, f, &f->d),
 	                 0);
 	assert_int_equal(f->calls, 0);
 	run_until_called(f);
@@ -905,22 +961,22 @@ static void test_name_bad_arguments_and_cancel(void **state)
 	struct pc_dial *d = NULL;
 
 	assert_int_equal(pc_resolver_new(&f->loop, dns.servers, &f->r), 0);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "localhost", 80, LONG_MS, check,
-	                                    on_forbidden, f, &d),
+	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "localhost", 80, LONG_MS,
+	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &d),
 	                 PC_EHOST);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "127.0.0.1", 80, LONG_MS, check,
-	                                    on_forbidden, f, &d),
+	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "127.0.0.1", 80, LONG_MS,
+	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &d),
 	                 PC_EHOST);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "one.test", 0, LONG_MS, check,
-	                                    on_forbidden, f, &d),
+	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "one.test", 0, LONG_MS,
+	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &d),
 	                 -EINVAL);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "one.test", 80, LONG_MS, NULL,
-	                                    on_forbidden, f, &d),
+	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "one.test", 80, LONG_MS,
+	                                    sizeof(uv_tcp_t), NULL, on_forbidden, f, &d),
 	                 -EINVAL);
 	assert_null(d);
 	/* Cancelled while resolving. */
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "hole.test", 80, LONG_MS, check,
-	                                    on_forbidden, f, &d),
+	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "hole.test", 80, LONG_MS,
+	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &d),
 	                 0);
 	run_for(f, 50);
 	pc_dial_cancel(d);
@@ -928,8 +984,8 @@ static void test_name_bad_arguments_and_cancel(void **state)
 	assert_int_equal(f->checks, 0);
 	/* Cancelled from inside check(). */
 	f->cancel_in_check = true;
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "two.test", 80, LONG_MS, check,
-	                                    on_forbidden, f, &f->d),
+	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "two.test", 80, LONG_MS,
+	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &f->d),
 	                 0);
 	while (f->checks == 0 && !f->expired)
 		uv_run(&f->loop, UV_RUN_ONCE);
@@ -964,7 +1020,7 @@ int main(void)
 	                                        fixture_teardown),
 	        cmocka_unit_test_setup_teardown(test_synchronous_failure_is_deferred, fixture_setup,
 	                                        fixture_teardown),
-	        cmocka_unit_test_setup_teardown(test_fd_works_with_uv_tcp_open, fixture_setup,
+	        cmocka_unit_test_setup_teardown(test_handle_writes_from_callback, fixture_setup,
 	                                        fixture_teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_arguments, fixture_setup,
 	                                        fixture_teardown),
