@@ -2,16 +2,21 @@
  * connections and SOCKS tunnels; one way for a forwarded body of known length (or one that
  * ends at EOF). How bytes move: docs/connection.md.
  *
- * Bytes move socket to pipe to socket with splice(2), never through user space; where splice
- * or a pipe is unavailable, through one pool buffer with recv/send. At most one bounded amount
+ * Bulk moves socket to pipe to socket with splice(2), never through user space; where splice
+ * or a pipe is unavailable, and for the first buffer's worth of a tunnel (stream mode, below),
+ * through one pool buffer. At most one bounded amount
  * is in flight per direction (one pipe or one buffer): while the receiving side cannot take it,
  * the sending side is not read (backpressure), so a reader that never reads costs one pipe or
  * buffer, never more. Pipes and buffers are taken from the pool only while bytes flow and go
  * back as soon as a direction is drained, so an idle relay holds neither.
  *
- * The relay polls the handles' descriptors itself (uv_poll_t): between the start and the done
- * callback (or pc_relay_stop) the caller must neither read, write, shut down nor close the
- * handles. The caller owns the handles and may use them again afterwards. The done callback
+ * A two-way relay starts in stream mode: libuv reads the handles and each read is written on at
+ * once (uv_try_write), so a short exchange costs no poll, pipe or epoll change; once a direction
+ * has carried more than one buffer, or a write is not taken at once, it switches to polling the
+ * handles' descriptors itself (uv_poll_t) and splicing. One way (pc_relay_forward) polls from the
+ * start. Between the start and the done callback (or pc_relay_stop) the caller must neither
+ * read, write, shut down nor close the handles, and their data pointers belong to the relay
+ * (they are the caller's again, unchanged, when it ends). The caller owns the handles and may use them again afterwards. The done callback
  * runs once and never from within the start function: a failure there is its return value
  * instead. splice(2) raises SIGPIPE on a reset peer: the process must ignore SIGPIPE. */
 #ifndef PC_NET_RELAY_H
