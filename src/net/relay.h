@@ -16,9 +16,10 @@
  * handles' descriptors itself (uv_poll_t) and splicing. One way (pc_relay_forward) polls from the
  * start. Between the start and the done callback (or pc_relay_stop) the caller must neither
  * read, write, shut down nor close the handles, and their data pointers belong to the relay
- * (they are the caller's again, unchanged, when it ends). The caller owns the handles and may use them again afterwards. The done callback
- * runs once and never from within the start function: a failure there is its return value
- * instead. splice(2) raises SIGPIPE on a reset peer: the process must ignore SIGPIPE. */
+ * (they are the caller's again, unchanged, when it ends). The caller owns the handles and may use
+ * them again afterwards. The done callback runs once and never from within the start function: a
+ * failure there is its return value instead. splice(2) raises SIGPIPE on a reset peer: the process
+ * must ignore SIGPIPE. */
 #ifndef PC_NET_RELAY_H
 #define PC_NET_RELAY_H
 
