@@ -33,7 +33,7 @@ static int port_of(const char *text, uint16_t *port)
 
 	if (pc_listen_addr_parse(text, &a) < 0)
 		return -1;
-	*port = ntohs(a.sa.sa_family == AF_INET ? a.in.sin_port : a.in6.sin6_port);
+	*port = pc_addr_port(&a);
 	return 0;
 }
 

@@ -64,7 +64,7 @@ static void raise_fd_limit(void)
 static int format_addr(const union pc_sockaddr *a, char *buf, size_t size)
 {
 	char ip[PC_ADDR_STRLEN];
-	uint16_t port = ntohs(a->sa.sa_family == AF_INET ? a->in.sin_port : a->in6.sin6_port);
+	uint16_t port = pc_addr_port(a);
 
 	if (pc_addr_format(&a->sa, ip, sizeof(ip)) < 0)
 		return -EINVAL;

@@ -320,13 +320,6 @@ static void dial_arm(struct pc_dial *d, uint32_t timeout_ms)
 	uv_timer_start(&d->deadline, on_deadline, timeout_ms, 0);
 }
 
-static bool addr_dialable(const union pc_sockaddr *a)
-{
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_port != 0;
-	return a->sa.sa_family == AF_INET6 && a->in6.sin6_port != 0;
-}
-
 int pc_dial_start(uv_loop_t *loop, const struct pc_addr_list *addrs, uint32_t timeout_ms,
                   size_t size, pc_dial_cb cb, void *data, struct pc_dial **out)
 {
@@ -336,7 +329,7 @@ int pc_dial_start(uv_loop_t *loop, const struct pc_addr_list *addrs, uint32_t ti
 	    size < sizeof(uv_tcp_t))
 		return -EINVAL;
 	for (unsigned i = 0; i < addrs->n; i++)
-		if (!addr_dialable(&addrs->addrs[i]))
+		if (pc_addr_port(&addrs->addrs[i]) == 0) /* no port, or not AF_INET/AF_INET6 */
 			return -EINVAL;
 	d = dial_new(loop, size, cb, data);
 	if (!d)
@@ -365,7 +358,7 @@ static void on_resolved(void *data, int status, const struct pc_addr_list *addrs
 		union pc_sockaddr a = addrs->addrs[i];
 
 		pc_addr_set_port(&a, d->port);
-		if (addr_dialable(&a) && d->check(d->data, &a.sa))
+		if (pc_addr_port(&a) != 0 && d->check(d->data, &a.sa))
 			d->addrs.addrs[d->addrs.n++] = a;
 		if (d->done)
 			return; /* check() cancelled the dial */

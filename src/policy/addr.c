@@ -150,6 +150,15 @@ int pc_addr_format(const struct sockaddr *sa, char *buf, size_t size)
 	return (int)len;
 }
 
+uint16_t pc_addr_port(const union pc_sockaddr *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return ntohs(a->in.sin_port);
+	if (a->sa.sa_family == AF_INET6)
+		return ntohs(a->in6.sin6_port);
+	return 0;
+}
+
 void pc_addr_set_port(union pc_sockaddr *a, uint16_t port)
 {
 	if (!a)

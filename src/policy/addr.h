@@ -50,6 +50,8 @@ bool pc_addr_is_loopback(const struct sockaddr *sa);
  * NUL), -ENOSPC if it does not fit, -EAFNOSUPPORT for another family, -EINVAL for NULL. */
 int pc_addr_format(const struct sockaddr *sa, char *buf, size_t size);
 
+/* The port (host byte order) of an AF_INET/AF_INET6 address; 0 for another family. */
+uint16_t pc_addr_port(const union pc_sockaddr *a);
 /* Sets the port (host byte order) of an AF_INET/AF_INET6 address; other families: no-op. */
 void pc_addr_set_port(union pc_sockaddr *a, uint16_t port);
 /* Size to pass to connect()/bind() for a (0 for a family other than AF_INET/AF_INET6). */

@@ -210,11 +210,6 @@ static bool same_address(const union pc_sockaddr *a, const union pc_sockaddr *b)
 	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
 }
 
-static uint16_t port_of(const union pc_sockaddr *a)
-{
-	return a->sa.sa_family == AF_INET ? a->in.sin_port : a->in6.sin6_port;
-}
-
 /* Addresses of this host's interfaces, for listeners on a wildcard address. */
 static void learn_local_addresses(struct pc_server *s)
 {
@@ -294,7 +289,7 @@ bool pc_server_is_self(const struct pc_server *s, const struct sockaddr *sa)
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		const union pc_sockaddr *l = &s->listeners[i].addr;
 
-		if (port_of(&a) != port_of(l))
+		if (pc_addr_port(&a) != pc_addr_port(l))
 			continue;
 		if (same_address(&a, l))
 			return true;

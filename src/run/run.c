@@ -103,7 +103,7 @@ static uint16_t fd_port(int fd)
 
 	if (getsockname(fd, &a.sa, &len) < 0)
 		return 0;
-	return ntohs(a.sa.sa_family == AF_INET ? a.in.sin_port : a.in6.sin6_port);
+	return pc_addr_port(&a);
 }
 
 /* $VAR/portcullis, else $HOME/fallback/portcullis (XDG base directories); NULL when neither

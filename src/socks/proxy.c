@@ -947,8 +947,7 @@ static void on_relay_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		return;
 	}
 	/* datagrams are accepted only from the client's own address */
-	port_known = (u->client.sa.sa_family == AF_INET ? u->client.in.sin_port
-	                                                : u->client.in6.sin6_port) != 0;
+	port_known = pc_addr_port(&u->client) != 0;
 	if (!same_addr(&u->client, from, port_known)) {
 		u->dropped++;
 		return;
@@ -975,8 +974,7 @@ static void on_out_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	/* only destinations the client sent to may answer */
 	for (unsigned i = 0; i < u->n_peers && !known; i++)
 		known = same_addr(&u->peers[i], from, true);
-	if (!known || (u->client.sa.sa_family == AF_INET ? u->client.in.sin_port
-	                                                 : u->client.in6.sin6_port) == 0) {
+	if (!known || pc_addr_port(&u->client) == 0) {
 		u->dropped++;
 		return;
 	}

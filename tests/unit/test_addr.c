@@ -348,10 +348,12 @@ static void port_and_length(void **state)
 	sa4("192.0.2.1", &a.in);
 	pc_addr_set_port(&a, 443);
 	assert_int_equal(ntohs(a.in.sin_port), 443);
+	assert_int_equal(pc_addr_port(&a), 443);
 	assert_int_equal(pc_addr_len(&a), sizeof(struct sockaddr_in));
 	sa6("2001:db8::1", &a.in6);
 	pc_addr_set_port(&a, 65535);
 	assert_int_equal(ntohs(a.in6.sin6_port), 65535);
+	assert_int_equal(pc_addr_port(&a), 65535);
 	assert_int_equal(pc_addr_len(&a), sizeof(struct sockaddr_in6));
 	/* Setting a port keeps the address and the scope. */
 	a.in6.sin6_scope_id = 7;
@@ -361,6 +363,7 @@ static void port_and_length(void **state)
 	memset(&a, 0, sizeof(a));
 	pc_addr_set_port(&a, 80);
 	assert_int_equal(pc_addr_len(&a), 0);
+	assert_int_equal(pc_addr_port(&a), 0);
 	assert_int_equal(pc_addr_len(NULL), 0);
 	pc_addr_set_port(NULL, 80);
 }

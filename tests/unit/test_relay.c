@@ -227,6 +227,30 @@ static void *flow_write(void *arg)
 	return NULL;
 }
 
+/* Runs the writers up and down and the readers up_in and down_in on threads while the loop
+ * relays until the end; both streams must arrive whole, and the relay must count `len` bytes
+ * each way. */
+static void run_flows(struct fixture *f, struct flow *up, struct flow *down, struct flow *up_in,
+                      struct flow *down_in, uint64_t len)
+{
+	pthread_create(&up->thread, NULL, flow_write, up);
+	pthread_create(&down->thread, NULL, flow_write, down);
+	pthread_create(&up_in->thread, NULL, flow_read, up_in);
+	pthread_create(&down_in->thread, NULL, flow_read, down_in);
+	run_until_done(f);
+	pthread_join(up->thread, NULL);
+	pthread_join(down->thread, NULL);
+	pthread_join(up_in->thread, NULL);
+	pthread_join(down_in->thread, NULL);
+	assert_int_equal(f->status, 0);
+	assert_int_equal(up_in->got, len);
+	assert_int_equal(down_in->got, len);
+	assert_true(up_in->ok);
+	assert_true(down_in->ok);
+	assert_int_equal(f->r.bytes[0], len);
+	assert_int_equal(f->r.bytes[1], len);
+}
+
 /* Client and origin each write `len` bytes and read what the other wrote, at once; the
  * relay must carry both streams and both EOFs. */
 static void bulk(struct fixture *f, uint64_t len)
@@ -237,22 +261,7 @@ static void bulk(struct fixture *f, uint64_t len)
 	struct flow down_in = {f->client, 2, len, 0, false, false, -1, NULL, 0, 0};
 
 	assert_int_equal(start(f, NULL, 0, NULL, 0, LONG_MS), 0);
-	pthread_create(&up.thread, NULL, flow_write, &up);
-	pthread_create(&down.thread, NULL, flow_write, &down);
-	pthread_create(&up_in.thread, NULL, flow_read, &up_in);
-	pthread_create(&down_in.thread, NULL, flow_read, &down_in);
-	run_until_done(f);
-	pthread_join(up.thread, NULL);
-	pthread_join(down.thread, NULL);
-	pthread_join(up_in.thread, NULL);
-	pthread_join(down_in.thread, NULL);
-	assert_int_equal(f->status, 0);
-	assert_int_equal(up_in.got, len);
-	assert_int_equal(down_in.got, len);
-	assert_true(up_in.ok);
-	assert_true(down_in.ok);
-	assert_int_equal(f->r.bytes[0], len);
-	assert_int_equal(f->r.bytes[1], len);
+	run_flows(f, &up, &down, &up_in, &down_in, len);
 	assert_true(f->r.eof[0] && f->r.eof[1]);
 }
 
@@ -480,22 +489,7 @@ static void switch_over(struct fixture *f, bool spliced)
 	assert_int_equal(f->pool.n_pipes, 0);
 	set_blocking(f->client);
 	set_blocking(f->origin);
-	pthread_create(&up.thread, NULL, flow_write, &up);
-	pthread_create(&down.thread, NULL, flow_write, &down);
-	pthread_create(&up_in.thread, NULL, flow_read, &up_in);
-	pthread_create(&down_in.thread, NULL, flow_read, &down_in);
-	run_until_done(f);
-	pthread_join(up.thread, NULL);
-	pthread_join(down.thread, NULL);
-	pthread_join(up_in.thread, NULL);
-	pthread_join(down_in.thread, NULL);
-	assert_int_equal(f->status, 0);
-	assert_int_equal(up_in.got, BULK);
-	assert_int_equal(down_in.got, BULK);
-	assert_true(up_in.ok);
-	assert_true(down_in.ok);
-	assert_int_equal(f->r.bytes[0], BULK);
-	assert_int_equal(f->r.bytes[1], BULK);
+	run_flows(f, &up, &down, &up_in, &down_in, BULK);
 	assert_int_equal(f->pool.n_pipes > 0, spliced);
 	assert_ptr_equal(f->a.data, &f->a);
 }
