@@ -33,7 +33,17 @@ enum state {
 	ST_PRELUDE,  /* a tunnel's first bytes (already read) are being written out */
 	ST_TUNNEL,   /* CONNECT or upgrade: bytes relayed both ways */
 	ST_CLOSING,  /* the last bytes are being flushed before the close */
+	ST_LINGER,   /* our side is shut; the client's further bytes are read and dropped */
 };
+
+/* Lingering close. A client may still be sending when its connection ends on our side: the
+ * body of a refused upload, a pipelined request. Closing a socket with unread bytes makes the
+ * kernel send a reset, which can destroy the response at the client before it is read (a
+ * client that writes its whole body before reading, such as Python's urllib, then sees a
+ * broken pipe instead of the 403). So after the FIN the client's bytes are read and dropped
+ * until it ends its side, it is quiet for LINGER_QUIET_MS, or LINGER_MAX_MS have passed. */
+#define LINGER_QUIET_MS 5000
+#define LINGER_MAX_MS   30000
 
 /* Bytes read from one side and not yet handled: [off, len) of p. */
 struct inbuf {
@@ -134,7 +144,9 @@ struct conn {
 	bool closing;
 	bool drain;       /* take no request after the current one */
 	bool close_after; /* close once the current reply is written */
+	bool linger;      /* after the FIN, drain the client before closing (see ST_LINGER) */
 	uint64_t last_activity;
+	uint64_t linger_start;
 	struct inbuf cin; /* from the client */
 	struct inbuf uin; /* from the origin */
 	struct upstream *up;
@@ -221,6 +233,12 @@ static void inbuf_trim(struct pc_server *srv, struct inbuf *b)
 {
 	if (b->p != NULL && b->off == b->len)
 		inbuf_release(srv, b);
+}
+
+/* Forgets the unhandled bytes, keeping the buffer for the next read. */
+static void inbuf_drop(struct inbuf *b)
+{
+	b->off = b->len = 0;
 }
 
 static size_t inbuf_avail(const struct inbuf *b)
@@ -385,14 +403,35 @@ static void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
-/* Closes after what was written has been sent: the FIN follows the bytes. */
+static void timer_arm(struct conn *c, uint64_t ms);
+static void start_reading(struct conn *c);
+
+/* Closes after what was written has been sent: the FIN follows the bytes; then lingers when
+ * the client may still be sending. */
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
-	(void)status;
-	conn_close(req->data);
+	struct conn *c = req->data;
+
+	if (status < 0 || !c->linger || c->closing) {
+		conn_close(c);
+		return;
+	}
+	c->state = ST_LINGER;
+	c->linger_start = c->last_activity = uv_now(c->client.loop);
+	inbuf_drop(&c->cin);
+	timer_arm(c, LINGER_QUIET_MS);
+	start_reading(c);
 }
 
-static void timer_arm(struct conn *c, uint64_t ms);
+/* Whether the client has sent all it will: it asked to close, its request was read whole and
+ * nothing follows it. Otherwise closing at once could reset the connection (see ST_LINGER). */
+static bool client_done_sending(const struct conn *c)
+{
+	const struct exchange *x = c->x;
+
+	return x != NULL && !x->connect && !x->req.head.keep_alive &&
+	       (x->req_body == PC_HTTP_BODY_NONE || x->req_done) && inbuf_avail(&c->cin) == 0;
+}
 
 static void conn_finish(struct conn *c)
 {
@@ -403,6 +442,7 @@ static void conn_finish(struct conn *c)
 	uv_read_stop((uv_stream_t *)&c->client);
 	c->reading = false;
 	c->want_read = false;
+	c->linger = !client_done_sending(c);
 	/* a client that stops reading cannot hold the connection open forever */
 	c->state = ST_CLOSING;
 	timer_arm(c, (uint64_t)settings(c)->idle_timeout_s * 1000);
@@ -450,6 +490,17 @@ static void on_timer(uv_timer_t *t)
 			return;
 		}
 		timer_arm(c, idle - quiet);
+		return;
+	}
+	case ST_LINGER: {
+		uint64_t quiet = now - c->last_activity, spent = now - c->linger_start;
+		if (quiet >= LINGER_QUIET_MS || spent >= LINGER_MAX_MS) {
+			conn_close(c);
+			return;
+		}
+		timer_arm(c, LINGER_QUIET_MS - quiet < LINGER_MAX_MS - spent
+		                     ? LINGER_QUIET_MS - quiet
+		                     : LINGER_MAX_MS - spent);
 		return;
 	}
 	case ST_CLOSING:
@@ -729,7 +780,9 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->cin.len += (size_t)nread;
 	c->last_activity = uv_now(s->loop);
-	if (c->state == ST_HEAD)
+	if (c->state == ST_LINGER)
+		inbuf_drop(&c->cin);
+	else if (c->state == ST_HEAD)
 		head_pump(c);
 	else if (c->state == ST_EXCHANGE)
 		request_pump(c);

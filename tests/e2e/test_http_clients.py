@@ -117,6 +117,22 @@ class ClientsTest(common.HttpCase):
         self.assertEqual(len(self.o.requests()), 1)
         self.assertEqual(len(self.p.wait_audit(2)), 2)
 
+    def test_python_urllib_upload_to_a_denied_host_gets_the_403(self):
+        # urllib writes its whole body before it reads: the proxy must not reset the connection
+        # under the response while the body is still coming
+        script = (
+            "import sys, urllib.request, urllib.error\n"
+            "req = urllib.request.Request('http://denied.example/up', data=b'x' * (4 << 20))\n"
+            "try:\n"
+            "    urllib.request.urlopen(req, timeout=20)\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    print(e.code, e.headers.get('x-proxy-error'))\n")
+        res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             timeout=60, env=self.proxy_env(self.p))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stdout.split(), ["403", "blocked-by-allowlist"])
+        self.assertEqual(len(self.p.wait_audit(1)), 1)
+
     def git(self, env, *args, cwd=None, check=True):
         res = subprocess.run(["git"] + (["-C", cwd] if cwd else []) + list(args),
                              capture_output=True, text=True, timeout=60, env=env)

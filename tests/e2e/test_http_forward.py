@@ -107,6 +107,40 @@ class ForwardTest(common.HttpCase):
         self.assertAudit(self.p.wait_audit(1)[0], "denied.example", 80, "not_allowed",
                          method="POST")
 
+    def test_refused_upload_can_still_be_sent_whole_after_the_response(self):
+        # The proxy answers at the head and shuts its side, but keeps reading (and dropping) the
+        # body: a client that writes its whole body before reading must not meet a reset.
+        body = b"x" * (4 << 20)
+        c = self.client(self.p)
+        c.send(get("http://denied.example/up", method="POST",
+                   extra=b"Content-Length: %d\r\n" % len(body)))
+        r = c.read_response(method="POST")
+        self.assertEqual(r.status, 403)
+        self.assertEqual(r.get("Connection"), "close")
+        self.assertTrue(c.is_closed(2))
+        c.send(body)  # raises BrokenPipeError / ConnectionResetError if the proxy closed
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(c.sock.recv(1), b"")
+        self.assertEqual(self.o.requests(), [])
+
+    def test_lingering_after_a_refusal_ends_when_the_client_goes_quiet(self):
+        # A client that never finishes its refused body does not hold the connection: after 5 s
+        # without a byte the proxy closes for good, and later bytes meet a reset.
+        c = self.client(self.p)
+        c.send(get("http://denied.example/up", method="POST", extra=b"Content-Length: 1000\r\n")
+               + b"x" * 10)
+        self.assertEqual(c.read_response(method="POST").status, 403)
+        self.assertTrue(c.is_closed(2))
+        time.sleep(6.5)
+        with self.assertRaises((ConnectionResetError, BrokenPipeError)):
+            for _ in range(50):
+                c.send(b"y" * 1000)
+                c.sock.settimeout(0.1)
+                try:
+                    c.sock.recv(1)
+                except (TimeoutError, socket.timeout):
+                    pass
+
     def test_denylist_block(self):
         p = self.proxy(conf(deny=["127.0.0.1"]), name="deny")
         c = self.client(p)
