@@ -37,7 +37,9 @@ struct pc_relay_core; /* private: the poll handles and the per-direction state *
 /* status: 0 when the relay completed (both ways: both directions ended; one way: the limit was
  * reached or EOF came, see eof[0]), -ETIMEDOUT after idle_ms without a byte moving, else the
  * first error (-errno). The callee may call pc_relay_stop (a no-op by then), close the handles
- * and free r. */
+ * and free r. After a two-way relay completed, the side whose direction towards it ended last
+ * has not been shut down: closing its handle sends that FIN, so the callee must close both
+ * handles (it saves a shutdown(2) per tunnel). */
 typedef void (*pc_relay_done_cb)(struct pc_relay *r, int status);
 
 struct pc_relay {
