@@ -30,6 +30,7 @@
 #include "core/error.h"
 #include "net/dial.h"
 #include "net/listen.h"
+#include "support/loop.h"
 
 extern char **environ;
 
@@ -182,11 +183,7 @@ static struct pc_addr_list list_of(struct dest *const *dests, unsigned n)
 /* ---- loop fixture ----------------------------------------------------------------------- */
 
 struct fixture {
-	uv_loop_t loop;
-	uv_timer_t guard;
-	uv_timer_t tick;
-	bool expired;
-	bool ticked;
+	struct pc_test_loop t;
 	int fds_before;
 	struct pc_resolver *r;
 	/* the dial outcome */
@@ -205,41 +202,20 @@ struct fixture {
 	uint16_t checked_port;
 };
 
-static void on_guard(uv_timer_t *t)
-{
-	struct fixture *f = t->data;
-
-	f->expired = true;
-	uv_stop(&f->loop);
-}
-
-static void on_tick(uv_timer_t *t)
-{
-	struct fixture *f = t->data;
-
-	f->ticked = true;
-}
-
 static int fixture_setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f || uv_loop_init(&f->loop) != 0)
+	if (!f || pc_test_loop_init(&f->t, GUARD_MS) != 0)
 		return -1;
-	uv_timer_init(&f->loop, &f->guard);
-	uv_timer_init(&f->loop, &f->tick);
-	f->guard.data = f;
-	f->tick.data = f;
-	uv_timer_start(&f->guard, on_guard, GUARD_MS, 0);
-	uv_unref((uv_handle_t *)&f->guard);
 	f->fd = -1;
 	{
 		/* libuv keeps one fd per loop from its first stream on (for its EMFILE trick) */
 		uv_tcp_t first;
 
-		uv_tcp_init(&f->loop, &first);
+		uv_tcp_init(&f->t.loop, &first);
 		uv_close((uv_handle_t *)&first, NULL);
-		uv_run(&f->loop, UV_RUN_NOWAIT);
+		uv_run(&f->t.loop, UV_RUN_NOWAIT);
 	}
 	f->fds_before = open_fds();
 	*state = f;
@@ -266,11 +242,7 @@ static int fixture_teardown(void **state)
 
 	pc_resolver_free(f->r);
 	conn_close(f);
-	uv_close((uv_handle_t *)&f->guard, NULL);
-	uv_close((uv_handle_t *)&f->tick, NULL);
-	for (int i = 0; i < 100 && uv_loop_alive(&f->loop); i++)
-		uv_run(&f->loop, UV_RUN_NOWAIT);
-	assert_int_equal(uv_loop_close(&f->loop), 0);
+	pc_test_loop_close(&f->t);
 	free(f);
 	return 0;
 }
@@ -285,7 +257,7 @@ static void on_dial(void *data, int status, uv_tcp_t *tcp, const union pc_sockad
 	f->status = status;
 	f->tcp = tcp;
 	f->fd = -1;
-	f->done_ms = uv_now(&f->loop);
+	f->done_ms = uv_now(&f->t.loop);
 	if (status == 0) {
 		uv_os_fd_t fd;
 
@@ -317,27 +289,19 @@ static void on_forbidden(void *data, int status, uv_tcp_t *tcp, const union pc_s
 
 static void run_until_called(struct fixture *f)
 {
-	while (f->calls == 0 && !f->expired)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	assert_false(f->expired);
+	while (f->calls == 0 && !f->t.expired)
+		uv_run(&f->t.loop, UV_RUN_ONCE);
+	assert_false(f->t.expired);
 	assert_int_equal(f->calls, 1);
-}
-
-static void run_for(struct fixture *f, uint64_t ms)
-{
-	f->ticked = false;
-	uv_timer_start(&f->tick, on_tick, ms, 0);
-	while (!f->ticked && !f->expired)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	assert_false(f->expired);
 }
 
 /* Dials list, requires the callback not to run inside pc_dial_start, runs to the outcome. */
 static void dial(struct fixture *f, const struct pc_addr_list *list, uint32_t timeout_ms)
 {
-	f->started_ms = uv_now(&f->loop);
+	f->started_ms = uv_now(&f->t.loop);
 	assert_int_equal(
-	        pc_dial_start(&f->loop, list, timeout_ms, sizeof(uv_tcp_t), on_dial, f, &f->d), 0);
+	        pc_dial_start(&f->t.loop, list, timeout_ms, sizeof(uv_tcp_t), on_dial, f, &f->d),
+	        0);
 	assert_int_equal(f->calls, 0);
 	run_until_called(f);
 }
@@ -392,8 +356,8 @@ static void assert_no_fd_leak(struct fixture *f)
 	pc_resolver_free(f->r);
 	f->r = NULL;
 	conn_close(f);
-	for (int i = 0; i < 100 && uv_loop_alive(&f->loop); i++)
-		uv_run(&f->loop, UV_RUN_NOWAIT);
+	for (int i = 0; i < 100 && uv_loop_alive(&f->t.loop); i++)
+		uv_run(&f->t.loop, UV_RUN_NOWAIT);
 	assert_int_equal(open_fds(), f->fds_before);
 }
 
@@ -608,20 +572,20 @@ static void test_cancel_leaks_nothing(void **state)
 	l = list_of(list, 3);
 	/* Cancelled with two attempts in flight... */
 	assert_int_equal(
-	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d), 0);
-	run_for(f, PC_DIAL_ATTEMPT_DELAY_MS + 50);
+	        pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d), 0);
+	pc_test_loop_run_for(&f->t, PC_DIAL_ATTEMPT_DELAY_MS + 50);
 	pc_dial_stats(d, &f->st);
 	assert_stats(f, 2, 1, 0);
 	assert_int_equal(open_fds(), with_dests + 2);
 	pc_dial_cancel(d);
 	assert_int_equal(open_fds(), with_dests); /* closed at once */
-	run_for(f, 2 * PC_DIAL_ATTEMPT_DELAY_MS);
+	pc_test_loop_run_for(&f->t, 2 * PC_DIAL_ATTEMPT_DELAY_MS);
 	/* ...and at once, before the loop ran. */
 	assert_int_equal(
-	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d), 0);
+	        pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d), 0);
 	pc_dial_cancel(d);
 	pc_dial_cancel(NULL);
-	run_for(f, 20);
+	pc_test_loop_run_for(&f->t, 20);
 	dests_close(list, 3);
 	assert_no_fd_leak(f);
 }
@@ -739,12 +703,12 @@ static void test_handle_writes_from_callback(void **state)
 
 	dest_listening(&ok, AF_INET);
 	l = list_of(list, 1);
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, sizeof(struct upstream_like),
+	assert_int_equal(pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(struct upstream_like),
 	                               on_dial_open, &o, &f->d),
 	                 0);
-	while (!o.written && !f->expired)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	uv_run(&f->loop, UV_RUN_NOWAIT); /* the close callback */
+	while (!o.written && !f->t.expired)
+		uv_run(&f->t.loop, UV_RUN_ONCE);
+	uv_run(&f->t.loop, UV_RUN_NOWAIT); /* the close callback */
 	assert_true(o.written);
 	server = accept4(ok.fd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(server >= 0);
@@ -764,35 +728,35 @@ static void test_bad_arguments(void **state)
 	l.addrs[0] = loopback(AF_INET);
 	/* port 0 */
 	assert_int_equal(
-	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
 	        -EINVAL);
 	pc_addr_set_port(&l.addrs[0], 9);
-	assert_int_equal(pc_dial_start(&f->loop, &l, 0, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	assert_int_equal(pc_dial_start(&f->t.loop, &l, 0, sizeof(uv_tcp_t), on_forbidden, f, &d),
 	                 -EINVAL);
-	assert_int_equal(pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), NULL, f, &d),
+	assert_int_equal(pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(uv_tcp_t), NULL, f, &d),
 	                 -EINVAL);
 	assert_int_equal(
-	        pc_dial_start(&f->loop, NULL, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        pc_dial_start(&f->t.loop, NULL, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
 	        -EINVAL);
 	l.n = 0;
 	assert_int_equal(
-	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
 	        -EINVAL);
 	l.n = PC_ADDRS_MAX + 1;
 	assert_int_equal(
-	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
 	        -EINVAL);
 	/* a block too small for the handle */
 	assert_int_equal(
-	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t) - 1, on_forbidden, f, &d),
+	        pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(uv_tcp_t) - 1, on_forbidden, f, &d),
 	        -EINVAL);
 	l.n = 2;
 	l.addrs[1].sa.sa_family = AF_UNIX;
 	assert_int_equal(
-	        pc_dial_start(&f->loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
+	        pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(uv_tcp_t), on_forbidden, f, &d),
 	        -EINVAL);
 	assert_null(d);
-	run_for(f, 20);
+	pc_test_loop_run_for(&f->t, 20);
 	assert_no_fd_leak(f);
 }
 
@@ -882,11 +846,11 @@ static bool check(void *data, const struct sockaddr *sa)
 static void dial_name(struct fixture *f, const char *name, uint16_t port, uint32_t timeout_ms)
 {
 	if (!f->r)
-		assert_int_equal(pc_resolver_new(&f->loop, dns.servers, &f->r), 0);
+		assert_int_equal(pc_resolver_new(&f->t.loop, dns.servers, &f->r), 0);
 	f->calls = 0;
 	f->checks = 0;
-	f->started_ms = uv_now(&f->loop);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, name, port, timeout_ms,
+	f->started_ms = uv_now(&f->t.loop);
+	assert_int_equal(pc_dial_start_name(&f->t.loop, f->r, name, port, timeout_ms,
 	                                    sizeof(uv_tcp_t), check, on_dial, f, &f->d),
 	                 0);
 	assert_int_equal(f->calls, 0);
@@ -960,36 +924,36 @@ static void test_name_bad_arguments_and_cancel(void **state)
 	struct fixture *f = *state;
 	struct pc_dial *d = NULL;
 
-	assert_int_equal(pc_resolver_new(&f->loop, dns.servers, &f->r), 0);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "localhost", 80, LONG_MS,
+	assert_int_equal(pc_resolver_new(&f->t.loop, dns.servers, &f->r), 0);
+	assert_int_equal(pc_dial_start_name(&f->t.loop, f->r, "localhost", 80, LONG_MS,
 	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &d),
 	                 PC_EHOST);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "127.0.0.1", 80, LONG_MS,
+	assert_int_equal(pc_dial_start_name(&f->t.loop, f->r, "127.0.0.1", 80, LONG_MS,
 	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &d),
 	                 PC_EHOST);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "one.test", 0, LONG_MS,
+	assert_int_equal(pc_dial_start_name(&f->t.loop, f->r, "one.test", 0, LONG_MS,
 	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &d),
 	                 -EINVAL);
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "one.test", 80, LONG_MS,
+	assert_int_equal(pc_dial_start_name(&f->t.loop, f->r, "one.test", 80, LONG_MS,
 	                                    sizeof(uv_tcp_t), NULL, on_forbidden, f, &d),
 	                 -EINVAL);
 	assert_null(d);
 	/* Cancelled while resolving. */
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "hole.test", 80, LONG_MS,
+	assert_int_equal(pc_dial_start_name(&f->t.loop, f->r, "hole.test", 80, LONG_MS,
 	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &d),
 	                 0);
-	run_for(f, 50);
+	pc_test_loop_run_for(&f->t, 50);
 	pc_dial_cancel(d);
-	run_for(f, 50);
+	pc_test_loop_run_for(&f->t, 50);
 	assert_int_equal(f->checks, 0);
 	/* Cancelled from inside check(). */
 	f->cancel_in_check = true;
-	assert_int_equal(pc_dial_start_name(&f->loop, f->r, "two.test", 80, LONG_MS,
+	assert_int_equal(pc_dial_start_name(&f->t.loop, f->r, "two.test", 80, LONG_MS,
 	                                    sizeof(uv_tcp_t), check, on_forbidden, f, &f->d),
 	                 0);
-	while (f->checks == 0 && !f->expired)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	run_for(f, 50);
+	while (f->checks == 0 && !f->t.expired)
+		uv_run(&f->t.loop, UV_RUN_ONCE);
+	pc_test_loop_run_for(&f->t, 50);
 	assert_int_equal(f->checks, 1);
 	assert_no_fd_leak(f);
 }

@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "net/listen.h"
 #include "policy/host.h"
+#include "support/loop.h"
 
 #define GUARD_MS 15000 /* no test waits longer than this for anything */
 #define BURST    500
@@ -349,11 +350,7 @@ static void test_listen_socket_errors(void **state)
 /* ---- the accept loop -------------------------------------------------------------------- */
 
 struct fixture {
-	uv_loop_t loop;
-	uv_timer_t guard;
-	uv_timer_t tick;
-	bool expired;
-	bool ticked;
+	struct pc_test_loop t;
 	struct pc_listener *l;
 	union pc_sockaddr addr; /* where the listener listens */
 	/* accept callback state */
@@ -366,33 +363,12 @@ struct fixture {
 	union pc_sockaddr peers[BURST];
 };
 
-static void on_guard(uv_timer_t *t)
-{
-	struct fixture *f = t->data;
-
-	f->expired = true;
-	uv_stop(&f->loop);
-}
-
-static void on_tick(uv_timer_t *t)
-{
-	struct fixture *f = t->data;
-
-	f->ticked = true;
-}
-
 static int fixture_setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f || uv_loop_init(&f->loop) != 0)
+	if (!f || pc_test_loop_init(&f->t, GUARD_MS) != 0)
 		return -1;
-	uv_timer_init(&f->loop, &f->guard);
-	uv_timer_init(&f->loop, &f->tick);
-	f->guard.data = f;
-	f->tick.data = f;
-	uv_timer_start(&f->guard, on_guard, GUARD_MS, 0);
-	uv_unref((uv_handle_t *)&f->guard);
 	*state = f;
 	return 0;
 }
@@ -404,11 +380,7 @@ static int fixture_teardown(void **state)
 	pc_listener_close(f->l);
 	for (int i = 0; i < f->nfds; i++)
 		close(f->fds[i]);
-	uv_close((uv_handle_t *)&f->guard, NULL);
-	uv_close((uv_handle_t *)&f->tick, NULL);
-	for (int i = 0; i < 100 && uv_loop_alive(&f->loop); i++)
-		uv_run(&f->loop, UV_RUN_NOWAIT);
-	assert_int_equal(uv_loop_close(&f->loop), 0);
+	pc_test_loop_close(&f->t);
 	free(f);
 	return 0;
 }
@@ -441,7 +413,7 @@ static void listener_start(struct fixture *f, int backlog)
 	int fd = pc_listen_socket(&a, backlog);
 
 	assert_true(fd >= 0);
-	assert_int_equal(pc_listener_start(&f->loop, fd, on_accept, f, &f->l), 0);
+	assert_int_equal(pc_listener_start(&f->t.loop, fd, on_accept, f, &f->l), 0);
 	assert_int_equal(pc_listener_fd(f->l), fd);
 	assert_int_equal(pc_listener_address(f->l, &f->addr), 0);
 	assert_int_equal(ntohs(f->addr.in.sin_port), local_port(fd));
@@ -449,19 +421,9 @@ static void listener_start(struct fixture *f, int backlog)
 
 static void run_until(struct fixture *f, const int *counter, int target)
 {
-	while (*counter < target && !f->expired)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	assert_false(f->expired);
-}
-
-/* Runs the loop for ms of loop time: whatever is ready gets its chance meanwhile. */
-static void run_for(struct fixture *f, uint64_t ms)
-{
-	f->ticked = false;
-	uv_timer_start(&f->tick, on_tick, ms, 0);
-	while (!f->ticked && !f->expired)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	assert_false(f->expired);
+	while (*counter < target && !f->t.expired)
+		uv_run(&f->t.loop, UV_RUN_ONCE);
+	assert_false(f->t.expired);
 }
 
 static struct pc_listener_stats stats_of(const struct fixture *f)
@@ -535,7 +497,7 @@ static void test_pause_queues_and_resume_drains(void **state)
 	pc_listener_pause(f->l);
 	pc_listener_pause(f->l); /* idempotent */
 	connect_clients(f, clients, QUEUED);
-	run_for(f, 50);
+	pc_test_loop_run_for(&f->t, 50);
 	assert_int_equal(f->calls, 0);
 	assert_int_equal(stats_of(f).readable, 0);
 	assert_true(stats_of(f).paused);
@@ -562,7 +524,7 @@ static void test_pause_inside_batch(void **state)
 	connect_clients(f, clients, QUEUED);
 	for (int round = 1; round <= QUEUED / 5; round++) {
 		run_until(f, &f->calls, 5 * round);
-		run_for(f, 20);
+		pc_test_loop_run_for(&f->t, 20);
 		assert_int_equal(f->calls, 5 * round);
 		assert_int_equal(accept_queue_len(pc_listener_fd(f->l)), QUEUED - 5 * round);
 		pc_listener_resume(f->l);
@@ -579,7 +541,7 @@ static void test_close_inside_callback(void **state)
 	f->close_on_call = true;
 	connect_clients(f, clients, QUEUED);
 	run_until(f, &f->calls, 1);
-	run_for(f, 20);
+	pc_test_loop_run_for(&f->t, 20);
 	assert_int_equal(f->calls, 1);
 	close_all(clients, QUEUED);
 }
@@ -593,7 +555,7 @@ static void test_close_frees_port_and_calls_nothing(void **state)
 	connect_clients(f, clients, 3);
 	pc_listener_close(f->l);
 	f->l = NULL;
-	run_for(f, 20);
+	pc_test_loop_run_for(&f->t, 20);
 	assert_int_equal(f->calls, 0);
 	close_all(clients, 3);
 	fd = pc_listen_socket(&f->addr, 8);
@@ -645,11 +607,11 @@ static void on_accept_open(void *data, int fd, const union pc_sockaddr *peer)
 static void test_accepted_fd_works_with_uv_tcp_open(void **state)
 {
 	struct fixture *f = *state;
-	struct echo e = {.loop = &f->loop};
+	struct echo e = {.loop = &f->t.loop};
 	union pc_sockaddr a = parsed("127.0.0.1:0");
 	int fd = pc_listen_socket(&a, 8), client;
 
-	assert_int_equal(pc_listener_start(&f->loop, fd, on_accept_open, &e, &f->l), 0);
+	assert_int_equal(pc_listener_start(&f->t.loop, fd, on_accept_open, &e, &f->l), 0);
 	assert_int_equal(pc_listener_address(f->l, &f->addr), 0);
 	client = client_connect(&f->addr);
 	assert_int_equal(poll(&(struct pollfd){.fd = client, .events = POLLOUT}, 1, 5000), 1);
@@ -658,7 +620,7 @@ static void test_accepted_fd_works_with_uv_tcp_open(void **state)
 	assert_int_equal(e.len, 5);
 	assert_memory_equal(e.buf, "hello", 5);
 	uv_close((uv_handle_t *)&e.tcp, NULL);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	uv_run(&f->t.loop, UV_RUN_NOWAIT);
 	close(client);
 }
 
@@ -671,10 +633,10 @@ static void test_start_errors(void **state)
 	int fd = pc_listen_socket(&a, 1);
 
 	/* Ownership passes even on failure: the fd is closed. */
-	assert_int_equal(pc_listener_start(&f->loop, fd, NULL, f, &l), -EINVAL);
+	assert_int_equal(pc_listener_start(&f->t.loop, fd, NULL, f, &l), -EINVAL);
 	assert_null(l);
 	assert_int_equal(open_fds(), before);
-	assert_int_equal(pc_listener_start(&f->loop, -1, on_accept, f, &l), -EINVAL);
+	assert_int_equal(pc_listener_start(&f->t.loop, -1, on_accept, f, &l), -EINVAL);
 	pc_listener_close(NULL);
 }
 
@@ -706,10 +668,10 @@ static void test_emfile_pauses_without_spinning(void **state)
 	assert_true(dup(0) < 0 && errno == EMFILE); /* the test's premise */
 
 	/* Several shortages in a row, each costing one readable event, not thousands. */
-	while (stats_of(f).shortages < 4 && !f->expired)
-		uv_run(&f->loop, UV_RUN_ONCE);
+	while (stats_of(f).shortages < 4 && !f->t.expired)
+		uv_run(&f->t.loop, UV_RUN_ONCE);
 	st = stats_of(f);
-	assert_false(f->expired);
+	assert_false(f->t.expired);
 	assert_int_equal(f->calls, 0);
 	assert_int_equal(st.last_error, -EMFILE);
 	assert_true(st.readable <= st.shortages + 1);
@@ -721,8 +683,8 @@ static void test_emfile_pauses_without_spinning(void **state)
 	close(spare[0]);
 	close(spare[1]);
 	run_until(f, &f->calls, 2);
-	while (!stats_of(f).waiting && !f->expired)
-		uv_run(&f->loop, UV_RUN_ONCE);
+	while (!stats_of(f).waiting && !f->t.expired)
+		uv_run(&f->t.loop, UV_RUN_ONCE);
 	assert_int_equal(f->calls, 2);
 
 	/* resume() retries at once instead of waiting for the timer. */

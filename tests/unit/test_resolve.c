@@ -23,6 +23,7 @@
 
 #include "core/error.h"
 #include "net/resolve.h"
+#include "support/loop.h"
 
 extern char **environ;
 
@@ -195,9 +196,7 @@ static int log_count_containing(const char *needle)
 /* ---- loop fixture --------------------------------------------------------------------------- */
 
 struct fixture {
-	uv_loop_t loop;
-	uv_timer_t guard;
-	bool expired;
+	struct pc_test_loop t;
 	bool open; /* loop not yet closed */
 	struct pc_resolver *r;
 };
@@ -210,26 +209,13 @@ struct result {
 	struct fixture *f;
 };
 
-static void on_guard(uv_timer_t *t)
-{
-	struct fixture *f = t->data;
-
-	f->expired = true;
-	uv_stop(&f->loop);
-}
-
 /* A fresh loop with a guard timer and a resolver for the test server. */
 static int fixture_init(struct fixture *f)
 {
-	if (uv_loop_init(&f->loop) != 0)
+	if (pc_test_loop_init(&f->t, GUARD_MS) != 0)
 		return -1;
-	f->expired = false;
-	uv_timer_init(&f->loop, &f->guard);
-	f->guard.data = f;
-	uv_timer_start(&f->guard, on_guard, GUARD_MS, 0);
-	uv_unref((uv_handle_t *)&f->guard);
 	f->open = true;
-	return pc_resolver_new(&f->loop, srv.servers, &f->r) == 0 ? 0 : -1;
+	return pc_resolver_new(&f->t.loop, srv.servers, &f->r) == 0 ? 0 : -1;
 }
 
 static int fixture_setup(void **state)
@@ -249,10 +235,7 @@ static void fixture_finish(struct fixture *f)
 	pc_resolver_free(f->r);
 	f->r = NULL;
 	f->open = false;
-	uv_close((uv_handle_t *)&f->guard, NULL);
-	for (int i = 0; i < 100 && uv_loop_alive(&f->loop); i++)
-		uv_run(&f->loop, UV_RUN_NOWAIT);
-	assert_int_equal(uv_loop_close(&f->loop), 0);
+	pc_test_loop_close(&f->t);
 }
 
 static int fixture_teardown(void **state)
@@ -268,9 +251,9 @@ static int fixture_teardown(void **state)
 /* Runs the loop until *counter reaches target; the guard timer bounds the wait. */
 static void run_until(struct fixture *f, const int *counter, int target)
 {
-	while (*counter < target && !f->expired)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	assert_false(f->expired);
+	while (*counter < target && !f->t.expired)
+		uv_run(&f->t.loop, UV_RUN_ONCE);
+	assert_false(f->t.expired);
 }
 
 /* Runs the loop until c-ares has released every request, abandoned ones included. */
@@ -280,11 +263,11 @@ static void run_until_released(struct fixture *f)
 
 	for (;;) {
 		pc_resolver_stats(f->r, &st);
-		if (st.requests == 0 || f->expired)
+		if (st.requests == 0 || f->t.expired)
 			break;
-		uv_run(&f->loop, UV_RUN_ONCE);
+		uv_run(&f->t.loop, UV_RUN_ONCE);
 	}
-	assert_false(f->expired);
+	assert_false(f->t.expired);
 }
 
 static void on_result(void *data, int status, const struct pc_addr_list *addrs)
@@ -293,7 +276,7 @@ static void on_result(void *data, int status, const struct pc_addr_list *addrs)
 
 	res->calls++;
 	res->status = status;
-	res->at_ms = uv_now(&res->f->loop);
+	res->at_ms = uv_now(&res->f->t.loop);
 	if (status == 0) {
 		assert_non_null(addrs);
 		res->addrs = *addrs;
@@ -457,8 +440,8 @@ static void blackholed_name_times_out_at_the_deadline(void **state)
 	struct result ours = {.f = f}, theirs = {.f = f};
 	uint64_t start;
 
-	uv_update_time(&f->loop);
-	start = uv_now(&f->loop);
+	uv_update_time(&f->t.loop);
+	start = uv_now(&f->t.loop);
 	assert_int_equal(
 	        pc_resolve_start(f->r, "hole.test", POLICY_DEADLINE, on_result, &ours, NULL), 0);
 	/* A deadline beyond c-ares's own retry budget (0.5 + 1 + 2 s): c-ares gives up first. */
@@ -667,8 +650,8 @@ static struct pc_resolver_stats run_sequence(struct fixture *f, const char *serv
 	s.count = count;
 	s.expect = status;
 	pc_resolver_free(f->r);
-	assert_int_equal(pc_resolver_new(&f->loop, servers, &f->r), 0);
-	uv_check_init(&f->loop, &s.check);
+	assert_int_equal(pc_resolver_new(&f->t.loop, servers, &f->r), 0);
+	uv_check_init(&f->t.loop, &s.check);
 	s.check.data = &s;
 	uv_check_start(&s.check, on_sequence_check);
 	sequence_next(&s);
@@ -767,7 +750,7 @@ static void search_domains_and_aliases_are_never_applied(void **state)
 	setenv("RES_OPTIONS", "ndots:5 attempts:1 timeout:30 rotate", 1);
 	setenv("HOSTALIASES", srv.aliases, 1);
 	pc_resolver_free(f->r);
-	assert_int_equal(pc_resolver_new(&f->loop, srv.servers, &f->r), 0);
+	assert_int_equal(pc_resolver_new(&f->t.loop, srv.servers, &f->r), 0);
 	unsetenv("LOCALDOMAIN");
 	unsetenv("RES_OPTIONS");
 	unsetenv("HOSTALIASES");
@@ -909,18 +892,18 @@ static void server_lists(void **state)
 	for (int i = 0; i < 17; i++)
 		strcat(many, i ? ",127.0.0.1" : "127.0.0.1");
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		if (pc_resolver_new(&f->loop, good[i], &r) != 0)
+		if (pc_resolver_new(&f->t.loop, good[i], &r) != 0)
 			fail_msg("refused server list \"%s\"", good[i] ? good[i] : "(null)");
 		pc_resolver_free(r);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = (struct pc_resolver *)&r;
-		if (pc_resolver_new(&f->loop, bad[i], &r) != PC_ECONFIG)
+		if (pc_resolver_new(&f->t.loop, bad[i], &r) != PC_ECONFIG)
 			fail_msg("accepted server list \"%s\"", bad[i]);
 		assert_null(r);
 	}
 	many[strlen(many) - strlen(",127.0.0.1")] = '\0'; /* 16 servers: the most allowed */
-	assert_int_equal(pc_resolver_new(&f->loop, many, &r), 0);
+	assert_int_equal(pc_resolver_new(&f->t.loop, many, &r), 0);
 	pc_resolver_free(r);
 	pc_resolver_free(NULL);
 }
