@@ -147,6 +147,7 @@ struct conn {
 	bool linger;      /* after the FIN, drain the client before closing (see ST_LINGER) */
 	uint64_t last_activity;
 	uint64_t linger_start;
+	uint64_t deadline; /* loop time the timer acts at; 0: none (see timer_arm) */
 	struct inbuf cin; /* from the client */
 	struct inbuf uin; /* from the origin */
 	struct upstream *up;
@@ -456,9 +457,25 @@ static void conn_finish(struct conn *c)
 
 static void on_timer(uv_timer_t *t);
 
+/* Sets the connection's one deadline to ms from now. The libuv timer moves only when the
+ * deadline comes sooner than the timer is due; a timer that fires early re-arms for what is
+ * left. A keep-alive request sets and clears its deadline several times (head, exchange, idle);
+ * moving the timer each time costs a removal and an insertion in libuv's timer heap, which at
+ * thousands of connections is a chain of cache misses per request. While a relay has the timer,
+ * it is the relay's: the relay stops it when it ends, so it is never found running for someone
+ * else here. */
 static void timer_arm(struct conn *c, uint64_t ms)
 {
+	c->deadline = uv_now(c->client.loop) + ms;
+	if (uv_is_active((uv_handle_t *)&c->timer) && uv_timer_get_due_in(&c->timer) <= ms)
+		return;
 	uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+/* No deadline: a timer still running finds none and stops. */
+static void timer_disarm(struct conn *c)
+{
+	c->deadline = 0;
 }
 
 static void on_timer(uv_timer_t *t)
@@ -467,6 +484,13 @@ static void on_timer(uv_timer_t *t)
 	const struct pc_settings *s = settings(c);
 	uint64_t now = uv_now(t->loop);
 
+	if (c->deadline == 0)
+		return;
+	if (now < c->deadline) {
+		uv_timer_start(t, on_timer, c->deadline - now, 0);
+		return;
+	}
+	c->deadline = 0;
 	switch (c->state) {
 	case ST_HEAD:
 		if (inbuf_avail(&c->cin) > 0) {
@@ -536,7 +560,7 @@ static void reply(struct conn *c, char *owned, size_t len, bool keep)
 
 	c->state = ST_REPLY;
 	c->close_after = !keep;
-	uv_timer_stop(&c->timer);
+	timer_disarm(c);
 	rc = send_bufs(&c->to_client, (uv_stream_t *)&c->client, &b, 1, owned, NULL, 0);
 	if (rc < 0)
 		conn_close(c);
@@ -879,7 +903,7 @@ static void head_pump(struct conn *c)
 	}
 	c->head_started = false;
 	stop_reading(c);
-	uv_timer_stop(&c->timer);
+	timer_disarm(c);
 	if (n == PC_EUNSUPPORTED) {
 		reject(c, 505, "HTTP/2 prior knowledge is not supported; use HTTP/1.1");
 		return;
@@ -1188,7 +1212,9 @@ static void start_tunnel(struct conn *c)
 	int rc;
 
 	stop_reading_now(c);
+	/* the relay takes the timer */
 	uv_timer_stop(&c->timer);
+	timer_disarm(c);
 	c->state = ST_TUNNEL;
 	exchange_free(c);
 	rc = pc_relay_start(&c->relay, pc_server_pool(c->srv), &c->client, &c->up->tcp, &c->timer,
@@ -1713,6 +1739,7 @@ static bool body_splice(struct conn *c)
 	/* the relay polls both descriptors itself: libuv must not be watching them */
 	stop_reading_now(c);
 	inbuf_trim(c->srv, &c->uin);
+	timer_disarm(c); /* the relay takes the timer */
 	if (pc_relay_forward(&c->relay, pc_server_pool(c->srv), &c->up->tcp, &c->client, limit,
 	                     &c->timer, idle, on_body_done, c) == 0)
 		return true;
