@@ -148,8 +148,8 @@ struct conn {
 	uint64_t last_activity;
 	uint64_t linger_start;
 	uint64_t deadline; /* loop time the timer acts at; 0: none (see timer_arm) */
-	struct inbuf cin; /* from the client */
-	struct inbuf uin; /* from the origin */
+	struct inbuf cin;  /* from the client */
+	struct inbuf uin;  /* from the origin */
 	struct upstream *up;
 	struct exchange *x;
 	struct writer to_client, to_up;
