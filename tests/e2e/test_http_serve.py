@@ -245,6 +245,23 @@ class ServeTest(common.HttpCase):
         self.assertEqual(c.request(get(self.o.url + "/")).status, 200)
         self.assertTrue(c.is_closed(5))
 
+    def test_a_head_deadline_later_than_the_idle_one_is_kept(self):
+        # The connection's timer is due at the keep-alive deadline (1 s) when a head starts
+        # whose deadline is later (3 s): the timer must fire, find the head's deadline ahead
+        # and wait for it, neither cutting the client at 1 s nor forgetting the head deadline.
+        p = self.proxy(conf(extra="idle_timeout_s = 1\nhead_timeout_s = 3\n"))
+        c = self.client(p)
+        self.assertEqual(c.request(get(self.o.url + "/")).status, 200)
+        time.sleep(0.5)
+        started = time.monotonic()
+        c.send(b"GET " + self.o.url.encode() + b"/ HTTP/1.1\r\nHost: ")
+        self.assertFalse(c.is_closed(1.5))
+        data = c.wait_closed(5)
+        waited = time.monotonic() - started
+        self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data)
+        self.assertGreater(waited, 2.5)
+        self.assertLess(waited, 4.5)
+
     def test_a_client_that_never_reads_costs_bounded_memory(self):
         p = self.proxy(conf())
         pid = p.proc.pid
