@@ -715,19 +715,26 @@ static void fill(unsigned limit, uint64_t t)
 	}
 }
 
+/* One turn of the event loop at time t: opens connections (at most `limit` connects in
+ * flight), handles events until `until` at the latest, and sweeps timed-out exchanges every
+ * SWEEP_NS. */
+static void turn(unsigned limit, uint64_t t, uint64_t until, uint64_t *last_sweep)
+{
+	fill(limit, t);
+	wait_events(t, until);
+	if (t - *last_sweep > SWEEP_NS) {
+		sweep(t, o.conc);
+		*last_sweep = t;
+	}
+}
+
 static void run_rate(void)
 {
 	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(o.duration * 1e9), last_sweep = t0;
 	for (uint64_t t = t0; t < end; t = now_ns()) {
-		if (n_started < o.max)
-			fill(o.conc, t);
-		else if (active(o.conc) == 0)
+		if (n_started >= o.max && active(o.conc) == 0)
 			break;
-		wait_events(t, end);
-		if (t - last_sweep > SWEEP_NS) {
-			sweep(t, o.conc);
-			last_sweep = t;
-		}
+		turn(o.conc, t, end, &last_sweep);
 	}
 	report("rate", (double)(now_ns() - t0) / 1e9, o.conc);
 }
@@ -735,14 +742,8 @@ static void run_rate(void)
 /* Runs the event loop until `until`, reopening closed connections (keepalive). */
 static void drive(uint64_t until, uint64_t *last_sweep)
 {
-	for (uint64_t t = now_ns(); t < until && n_ok < o.max; t = now_ns()) {
-		fill(CONNECTS_MAX, t);
-		wait_events(t, until);
-		if (t - *last_sweep > SWEEP_NS) {
-			sweep(t, o.conc);
-			*last_sweep = t;
-		}
-	}
+	for (uint64_t t = now_ns(); t < until && n_ok < o.max; t = now_ns())
+		turn(CONNECTS_MAX, t, until, last_sweep);
 }
 
 static void reset_counts(void)
@@ -762,15 +763,8 @@ static void run_keepalive(void)
 	unsigned long long cap = o.max;
 	o.max = o.conc;
 	holding = true;
-	while (t < setup_end && (n_started < o.conc || n_connecting > 0)) {
-		fill(CONNECTS_MAX, t);
-		wait_events(t, setup_end);
-		t = now_ns();
-		if (t - last_sweep > SWEEP_NS) {
-			sweep(t, o.conc);
-			last_sweep = t;
-		}
-	}
+	for (; t < setup_end && (n_started < o.conc || n_connecting > 0); t = now_ns())
+		turn(CONNECTS_MAX, t, setup_end, &last_sweep);
 	holding = false;
 	unsigned open = 0;
 	t = now_ns();
@@ -806,15 +800,8 @@ static void run_tunnels(void)
 {
 	uint64_t t = now_ns(), setup_end = t + (uint64_t)(o.setup * 1e9), last_sweep = t;
 	o.conc = (unsigned)o.max;
-	while (t < setup_end && n_ok + n_fail < o.max) {
-		fill(CONNECTS_MAX, t);
-		wait_events(t, setup_end);
-		t = now_ns();
-		if (t - last_sweep > SWEEP_NS) {
-			sweep(t, o.conc);
-			last_sweep = t;
-		}
-	}
+	for (; t < setup_end && n_ok + n_fail < o.max; t = now_ns())
+		turn(CONNECTS_MAX, t, setup_end, &last_sweep);
 	unsigned long long established = n_ok;
 	qsort(samples, n_samples, sizeof *samples, cmp_u32);
 	printf("{\"mode\": \"tunnels\", \"established\": %llu, \"failed\": %llu, "

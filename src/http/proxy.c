@@ -144,7 +144,6 @@ struct conn {
 	bool closing;
 	bool drain;       /* take no request after the current one */
 	bool close_after; /* close once the current reply is written */
-	bool linger;      /* after the FIN, drain the client before closing (see ST_LINGER) */
 	uint64_t last_activity;
 	uint64_t linger_start;
 	uint64_t deadline; /* loop time the timer acts at; 0: none (see timer_arm) */
@@ -405,24 +404,6 @@ static void conn_close(struct conn *c)
 }
 
 static void timer_arm(struct conn *c, uint64_t ms);
-static void start_reading(struct conn *c);
-
-/* Closes after what was written has been sent: the FIN follows the bytes; then lingers when
- * the client may still be sending. */
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	struct conn *c = req->data;
-
-	if (status < 0 || !c->linger || c->closing) {
-		conn_close(c);
-		return;
-	}
-	c->state = ST_LINGER;
-	c->linger_start = c->last_activity = uv_now(c->client.loop);
-	inbuf_drop(&c->cin);
-	timer_arm(c, LINGER_QUIET_MS);
-	start_reading(c);
-}
 
 /* Whether the client has sent all it will: it asked to close, its request was read whole and
  * nothing follows it. Otherwise closing at once could reset the connection (see ST_LINGER). */
@@ -434,6 +415,23 @@ static bool client_done_sending(const struct conn *c)
 	       (x->req_body == PC_HTTP_BODY_NONE || x->req_done) && inbuf_avail(&c->cin) == 0;
 }
 
+/* Closes after what was written has been sent: the FIN follows the bytes; then lingers when
+ * the client may still be sending. */
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	if (status < 0 || c->closing || client_done_sending(c)) {
+		conn_close(c);
+		return;
+	}
+	c->state = ST_LINGER;
+	c->linger_start = c->last_activity = uv_now(c->client.loop);
+	inbuf_drop(&c->cin);
+	timer_arm(c, LINGER_QUIET_MS);
+	start_reading(c);
+}
+
 static void conn_finish(struct conn *c)
 {
 	int rc;
@@ -443,7 +441,6 @@ static void conn_finish(struct conn *c)
 	uv_read_stop((uv_stream_t *)&c->client);
 	c->reading = false;
 	c->want_read = false;
-	c->linger = !client_done_sending(c);
 	/* a client that stops reading cannot hold the connection open forever */
 	c->state = ST_CLOSING;
 	timer_arm(c, (uint64_t)settings(c)->idle_timeout_s * 1000);

@@ -220,16 +220,12 @@ static void dir_ended(struct pc_relay_core *c, int i)
 	}
 	/* When the other direction has ended too, the caller's close sends this FIN (see
 	 * pc_relay_done_cb): one syscall less per tunnel. Nothing is left unread on that side, so
-	 * the close cannot turn into a reset. */
-	if (!d->shut && c->dir[1 - i].shut) {
-		d->shut = true;
-		finish(c, 0);
-		return;
-	}
+	 * the close cannot turn into a reset. ENOTCONN: the other side is gone already; its own
+	 * direction reports that. */
 	if (!d->shut) {
 		d->shut = true;
-		/* ENOTCONN: the other side is gone already; its own direction reports that */
-		if (shutdown(c->side[1 - i].fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+		if (!c->dir[1 - i].shut && shutdown(c->side[1 - i].fd, SHUT_WR) < 0 &&
+		    errno != ENOTCONN) {
 			finish(c, -errno);
 			return;
 		}
