@@ -1208,8 +1208,9 @@ static void start_tunnel(struct conn *c)
 	const struct pc_settings *s = settings(c);
 	int rc;
 
-	stop_reading_now(c);
-	/* the relay takes the timer */
+	/* the relay takes over the reading as it is (see pc_relay_start), and the timer */
+	c->want_read = c->up_want = false;
+	c->reading = c->up_reading = false;
 	uv_timer_stop(&c->timer);
 	timer_disarm(c);
 	c->state = ST_TUNNEL;

@@ -337,6 +337,11 @@ int pc_listener_start(uv_loop_t *loop, int fd, pc_accept_cb cb, void *data,
 	l->data = data;
 	/* for the accepted sockets to inherit (see set_nodelay); harmless where they do not */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	/* A connection is accepted once its client has spoken (HTTP and SOCKS5 clients speak
+	 * first): its first read needs no wake-up of its own, and a client that never speaks
+	 * holds no descriptor. After a second the kernel hands a silent one over anyway (on the
+	 * ACK of its first SYN-ACK retransmission), and the head timeout takes it from there. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &on, sizeof(on));
 	update(l);
 	*out = l;
 	return 0;

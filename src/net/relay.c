@@ -423,11 +423,34 @@ static void stream_to_splice(struct pc_relay_core *c)
 		finish(c, rc);
 }
 
+/* Whether side i's EOF is already queued behind the bytes just read. A read that did not fill
+ * the buffer took all there was, so a peer that sent its last bytes and its FIN together (an
+ * origin answering a one-request tunnel) shows the EOF to a one-byte peek at once. */
+static bool eof_queued(const struct pc_relay_core *c, int i)
+{
+	char byte;
+
+	return recv(c->side[i].fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* Writes the bytes just read from side i on, knowing they are its last: MSG_MORE holds them in
+ * the socket until the shutdown (or close) that passes the EOF on, which then leaves as one
+ * segment with them instead of a FIN of its own. Returns the bytes written or -errno. */
+static ssize_t send_last(struct pc_relay_core *c, int i, const char *bytes, size_t len)
+{
+	ssize_t n = send(c->side[1 - i].fd, bytes, len, MSG_NOSIGNAL | MSG_MORE);
+
+	if (n >= 0)
+		return n;
+	return transient(errno) ? 0 : -errno;
+}
+
 static void on_stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct pc_relay_core *c = s->data;
 	int i = stream_side(c, (uv_handle_t *)s);
 	struct relay_dir *d = &c->dir[i];
+	bool last = false;
 	uv_buf_t out;
 	int rc;
 	(void)buf;
@@ -449,14 +472,31 @@ static void on_stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		d->left -= (uint64_t)nread;
 		c->r->bytes[i] += (uint64_t)nread;
 		c->last_activity = uv_now(c->timer->loop);
-		out = uv_buf_init(d->buf, (unsigned)nread);
-		rc = uv_try_write((uv_stream_t *)c->tcp[1 - i], &out, 1);
-		if (rc < 0 && rc != UV_EAGAIN) {
+		/* Only a side that answers ends that way: a first request is not worth a peek. */
+		last = (size_t)nread < PC_BUF_SIZE && c->r->bytes[1 - i] > 0 && eof_queued(c, i);
+		if (last) {
+			rc = (int)send_last(c, i, d->buf, (size_t)nread);
+		} else {
+			out = uv_buf_init(d->buf, (unsigned)nread);
+			rc = uv_try_write((uv_stream_t *)c->tcp[1 - i], &out, 1);
+			if (rc == UV_EAGAIN)
+				rc = 0;
+		}
+		if (rc < 0) {
 			finish(c, rc);
 			return;
 		}
-		if (rc > 0)
-			d->off = (size_t)rc;
+		d->off = (size_t)rc;
+	}
+	if (last) {
+		/* libuv need not read the EOF itself: this side is done sending */
+		uv_read_stop(s);
+		d->eof = true;
+		c->r->eof[i] = true;
+		if (in_flight(d) == 0) {
+			dir_ended(c, i);
+			return;
+		}
 	}
 	/* all written (or nothing read): an idle direction holds no buffer */
 	if (in_flight(d) == 0)
@@ -476,8 +516,19 @@ static int stream_start(struct pc_relay_core *c)
 		c->tcp[i]->data = c;
 	}
 	c->streaming = true;
-	for (int i = 0; i < 2 && rc == 0; i++)
-		rc = uv_read_start((uv_stream_t *)c->tcp[i], on_stream_alloc, on_stream_read);
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		uv_stream_t *h = (uv_stream_t *)c->tcp[i];
+
+		rc = uv_read_start(h, on_stream_alloc, on_stream_read);
+		if (rc == UV_EALREADY) {
+			/* Read by the caller until now: its reading goes on with our callbacks
+			 * (public fields of the handle). A stop and a start would cost two
+			 * epoll_ctl calls, because libuv forgets the descriptor's registration. */
+			h->alloc_cb = on_stream_alloc;
+			h->read_cb = on_stream_read;
+			rc = 0;
+		}
+	}
 	if (rc < 0) {
 		stream_stop(c);
 		return rc;
@@ -582,6 +633,9 @@ int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_
 	if (in_flight(&r->core->dir[0]) == 0 && in_flight(&r->core->dir[1]) == 0 &&
 	    stream_start(r->core) == 0)
 		return 0;
+	/* a poll can have a descriptor only while its handle is not being read */
+	for (int i = 0; i < 2; i++)
+		uv_read_stop((uv_stream_t *)r->core->tcp[i]);
 	return core_start(r->core);
 }
 

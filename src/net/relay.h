@@ -50,9 +50,10 @@ struct pc_relay {
 	bool eof[2];       /* a (from) and b sent EOF */
 };
 
-/* Relays both ways between a and b: connected TCP handles that are neither reading nor have a
- * write queued (a write whose callback is running counts as done). EOF from one side is passed
- * on as shutdown(SHUT_WR) of the other (half-close). timer (initialised by the caller, not
+/* Relays both ways between a and b: connected TCP handles without a write queued (a write
+ * whose callback is running counts as done). A handle the caller is reading is taken over as it
+ * is: its read callbacks become the relay's, which costs no epoll change. EOF from one side is
+ * passed on as shutdown(SHUT_WR) of the other (half-close). timer (initialised by the caller, not
  * active) enforces idle_ms; its data pointer belongs to the relay until the end. pending_a /
  * pending_b: bytes already read from a (b) that reach b (a) before anything else (copied, at
  * most PC_BUF_SIZE each). Returns 0, or a negative error (-EINVAL for oversized pending bytes,

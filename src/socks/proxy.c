@@ -345,8 +345,7 @@ static void start_tunnel(struct conn *c)
 	int rc;
 
 	c->state = S_TUNNEL;
-	uv_read_stop((uv_stream_t *)&c->client);
-	c->reading = false;
+	c->reading = false; /* the relay takes over the reading as it is */
 	rc = pc_relay_start(&c->relay, pc_server_pool(c->srv), &c->client, c->up, &c->timer,
 	                    (uint64_t)s->tunnel_idle_timeout_s * 1000, (const char *)c->in,
 	                    c->in_len, NULL, 0, on_tunnel_done, c);
@@ -507,10 +506,10 @@ static void handle_input(struct conn *c)
 			reply_code(c, rep, NULL, S_CLOSING);
 			return;
 		}
-		/* bytes behind the request are the first of the tunnel */
+		/* Bytes behind the request are the first of the tunnel. Reading goes on while the
+		 * request is decided and dialled: what comes waits in c->in (reading stops when it
+		 * is full), and the tunnel takes the reading over without an epoll change. */
 		consume(c, (size_t)n);
-		uv_read_stop((uv_stream_t *)&c->client);
-		c->reading = false;
 		handle_request(c, &r);
 		return;
 	}
@@ -543,6 +542,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread == 0)
 		return;
+	if (nread == UV_ENOBUFS) {
+		/* c->in is full of early tunnel bytes: the rest waits in the kernel */
+		uv_read_stop(s);
+		c->reading = false;
+		return;
+	}
 	if (nread == UV_EOF && c->state != S_UDP) {
 		/* libuv reads no more; a message cut short is answered once it is looked at */
 		c->reading = false;

@@ -8,6 +8,7 @@ checked for sanitizer reports when they stop.
 """
 import hashlib
 import ipaddress
+import json
 import os
 import shlex
 import socket
@@ -370,6 +371,25 @@ class ConnectTest(SocksCase):
         self.assertTrue(closed)
         self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data)
         self.assertTrue(data.endswith(b"\r\n\r\norigin\n"), data)
+
+    def test_tunnel_bytes_sent_before_the_reply_arrive_whole(self):
+        # The request is followed at once by far more bytes than the proxy buffers while it
+        # decides and dials: it reads what fits, leaves the rest in the kernel, and the tunnel
+        # carries all of it, in order, once the reply is out.
+        p = self.start_proxy(allow=["127.0.0.1"])
+        c = self.client(p)
+        self.assertEqual(c.greet(), 0)
+        body = servers.pattern(200_000)
+        c.send(request_bytes(CONNECT, "127.0.0.1", self.o.port)
+               + b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+               + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.assertEqual(c.read_reply()[0], SUCCEEDED)
+        data, closed = c.to_close()
+        self.assertTrue(closed)
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:200])
+        echo = json.loads(data.split(b"\r\n\r\n", 1)[1])
+        self.assertEqual(echo["body_length"], len(body))
+        self.assertEqual(echo["body_sha256"], hashlib.sha256(body).hexdigest())
 
     def test_username_password_method_chosen_when_offered(self):
         p = self.start_proxy(allow=["127.0.0.1"])

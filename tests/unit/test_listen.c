@@ -59,13 +59,33 @@ static union pc_sockaddr parsed(const char *text)
 	return a;
 }
 
-/* A non-blocking client connecting to a; the handshake completes in the kernel. */
-static int client_connect(const union pc_sockaddr *a)
+/* A non-blocking client connecting to a that sends nothing; the handshake completes in the
+ * kernel. */
+static int client_connect_silent(const union pc_sockaddr *a)
 {
 	int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
 	assert_true(connect(fd, &a->sa, pc_addr_len(a)) == 0 || errno == EINPROGRESS);
+	return fd;
+}
+
+/* Sends one byte once fd is connected: a listener hands a connection over only when its
+ * client has spoken (TCP_DEFER_ACCEPT). */
+static void client_speak(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+	assert_int_equal(poll(&p, 1, GUARD_MS), 1);
+	assert_int_equal(send(fd, "x", 1, MSG_NOSIGNAL), 1);
+}
+
+/* A client connecting to a that speaks first, as HTTP and SOCKS5 clients do. */
+static int client_connect(const union pc_sockaddr *a)
+{
+	int fd = client_connect_silent(a);
+
+	client_speak(fd);
 	return fd;
 }
 
@@ -532,6 +552,24 @@ static void test_pause_inside_batch(void **state)
 	close_all(clients, QUEUED);
 }
 
+/* A client that has not sent anything is not handed over (the kernel keeps it, with no
+ * descriptor); its first byte makes it one. */
+static void test_silent_client_waits_for_its_first_byte(void **state)
+{
+	struct fixture *f = *state;
+	int fd;
+
+	listener_start(f, 8);
+	fd = client_connect_silent(&f->addr);
+	pc_test_loop_run_for(&f->t, 200);
+	assert_int_equal(f->calls, 0);
+	assert_int_equal(accept_queue_len(pc_listener_fd(f->l)), 0);
+	client_speak(fd);
+	run_until(f, &f->calls, 1);
+	assert_int_equal(f->calls, 1);
+	close(fd);
+}
+
 static void test_close_inside_callback(void **state)
 {
 	struct fixture *f = *state;
@@ -613,7 +651,7 @@ static void test_accepted_fd_works_with_uv_tcp_open(void **state)
 
 	assert_int_equal(pc_listener_start(&f->t.loop, fd, on_accept_open, &e, &f->l), 0);
 	assert_int_equal(pc_listener_address(f->l, &f->addr), 0);
-	client = client_connect(&f->addr);
+	client = client_connect_silent(&f->addr);
 	assert_int_equal(poll(&(struct pollfd){.fd = client, .events = POLLOUT}, 1, 5000), 1);
 	assert_int_equal(write(client, "hello", 5), 5);
 	run_until(f, &e.done, 1);
@@ -724,6 +762,8 @@ int main(void)
 	                                        fixture_teardown),
 	        cmocka_unit_test_setup_teardown(test_pause_inside_batch, fixture_setup,
 	                                        fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_silent_client_waits_for_its_first_byte,
+	                                        fixture_setup, fixture_teardown),
 	        cmocka_unit_test_setup_teardown(test_close_inside_callback, fixture_setup,
 	                                        fixture_teardown),
 	        cmocka_unit_test_setup_teardown(test_close_frees_port_and_calls_nothing,

@@ -28,6 +28,7 @@
 
 #include "core/bufpool.h"
 #include "net/relay.h"
+#include "support/tcpinfo.h"
 
 #define BULK      (6u * 1024 * 1024) /* bytes each way in the bulk tests */
 #define LONG_MS   60000              /* an idle timeout no test reaches */
@@ -442,10 +443,8 @@ static void send_stream(int fd, unsigned seed, uint64_t at, size_t n)
 /* A short exchange (a request, a response, both ends closing) goes through libuv's reads of the
  * handles (stream mode): no pipe is ever taken, nothing is left out of the pool, and the
  * handles' data pointers are theirs again at the end. */
-static void test_short_exchange_takes_no_pipe(void **state)
+static void short_exchange(struct fixture *f)
 {
-	struct fixture *f = *state;
-
 	f->a.data = &f->a;
 	f->b.data = &f->b;
 	set_nonblocking(f->client);
@@ -467,6 +466,93 @@ static void test_short_exchange_takes_no_pipe(void **state)
 	assert_int_equal(f->pool.n_out, 0);
 	assert_ptr_equal(f->a.data, &f->a);
 	assert_ptr_equal(f->b.data, &f->b);
+}
+
+static void test_short_exchange_takes_no_pipe(void **state)
+{
+	short_exchange(*state);
+}
+
+/* Turns the loop until a non-blocking fd reads EOF; nothing else may come first. */
+static void expect_eof(struct fixture *f, int fd)
+{
+	char c;
+	ssize_t n = -1;
+
+	for (int i = 0; i < MAX_TURNS && n != 0; i++) {
+		n = read(fd, &c, 1);
+		assert_true(n == 0 || (n < 0 && errno == EAGAIN));
+		if (n != 0)
+			turn(f);
+	}
+	assert_int_equal(n, 0);
+}
+
+/* An origin that sends its last bytes and its FIN together (a response, then close) reaches
+ * the client the same way: one segment, not the bytes and then a FIN of its own. */
+static void test_last_bytes_carry_the_fin(void **state)
+{
+	struct fixture *f = *state;
+	char buf[1300];
+	uint32_t before;
+
+	set_nonblocking(f->client);
+	set_nonblocking(f->origin);
+	assert_int_equal(start(f, NULL, 0, NULL, 0, LONG_MS), 0);
+	send_stream(f->client, 15, 0, 100);
+	expect_stream(f, f->origin, 15, 0, 100);
+	for (int i = 0; i < 5; i++)
+		turn(f);
+	before = pc_test_segs_in(f->client);
+	fill_pattern(16, 0, buf, sizeof(buf));
+	assert_int_equal(send(f->origin, buf, sizeof(buf), MSG_MORE), (ssize_t)sizeof(buf));
+	assert_int_equal(shutdown(f->origin, SHUT_WR), 0);
+	expect_stream(f, f->client, 16, 0, sizeof(buf));
+	expect_eof(f, f->client);
+	assert_int_equal(pc_test_segs_in(f->client) - before, 1);
+	assert_false(f->done);
+	/* the other direction still works after the early end of this one */
+	send_stream(f->client, 15, 100, 200);
+	expect_stream(f, f->origin, 15, 100, 200);
+	shutdown(f->client, SHUT_WR);
+	run_until_done(f);
+	assert_int_equal(f->status, 0);
+	assert_true(f->r.eof[0] && f->r.eof[1]);
+	assert_int_equal(f->r.bytes[0], 300);
+	assert_int_equal(f->r.bytes[1], sizeof(buf));
+}
+
+static int caller_reads;
+
+static void on_caller_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char b[64];
+	(void)h;
+	(void)suggested;
+
+	caller_reads++;
+	*buf = uv_buf_init(b, sizeof(b));
+}
+
+static void on_caller_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)s;
+	(void)nread;
+	(void)buf;
+	caller_reads++;
+}
+
+/* A handle the caller was reading is taken over as it is: every byte goes through the relay,
+ * none to the caller's callbacks, and the handle's data pointer is the caller's at the end. */
+static void test_reading_handle_taken_over(void **state)
+{
+	struct fixture *f = *state;
+
+	caller_reads = 0;
+	assert_int_equal(uv_read_start((uv_stream_t *)&f->a, on_caller_alloc, on_caller_read), 0);
+	assert_int_equal(uv_read_start((uv_stream_t *)&f->b, on_caller_alloc, on_caller_read), 0);
+	short_exchange(f);
+	assert_int_equal(caller_reads, 0);
 }
 
 /* A short exchange, then bulk both ways: the relay switches from stream mode to splice in the
@@ -767,6 +853,8 @@ int main(void)
 	        T(test_idle_timeout),
 	        T(test_idle_relay_holds_nothing),
 	        T(test_short_exchange_takes_no_pipe),
+	        T(test_last_bytes_carry_the_fin),
+	        T(test_reading_handle_taken_over),
 	        T(test_switch_to_splice_mid_stream),
 	        T(test_switch_to_buffer_mid_stream),
 	        T(test_reader_never_reads_spliced),
