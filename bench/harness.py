@@ -33,6 +33,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 ORIGIN = "localhost"
 HTTP_PORT, TLS_PORT = 28080, 28443
+REFUSE_PORT = 28403  # nginx answering 403 itself, on the proxy's CPU: the denied-GET ceiling
 DENIED = os.environ.get("BENCH_DENY_HOST", "blocked.example.com")
 ALLOWED = ["localhost", "127.0.0.1"]
 BIG = 64 << 20
@@ -372,6 +373,49 @@ http {
     raise SystemExit("bench: the origin (nginx) did not start; see %s/nginx.log" % run)
 
 
+def start_refuser(run):
+    """nginx on the proxy's CPU answering every request with a 403 and closing: what a server
+    that refuses at no cost beyond TCP's own gets from the client, the direct figure of the
+    denied-GET row."""
+    conf = write(run, "refuser.conf", """# bench/harness.py refuser: 403 to everything.
+worker_processes 1;
+daemon off;
+pid %(run)s/refuser.pid;
+error_log %(run)s/refuser-error.log error;
+events { worker_connections 65536; multi_accept on; }
+http {
+    access_log off;
+    client_body_temp_path %(run)s/tmp;
+    proxy_temp_path %(run)s/tmp;
+    fastcgi_temp_path %(run)s/tmp;
+    uwsgi_temp_path %(run)s/tmp;
+    scgi_temp_path %(run)s/tmp;
+    server {
+        listen 127.0.0.1:%(port)d backlog=65535;
+        location / { return 403 "blocked by policy\\n"; }
+    }
+}
+""" % dict(run=run, port=REFUSE_PORT))
+    proc = subprocess.Popen(pinned(PROXY_CPU) + ["nginx", "-p", run, "-c", conf],
+                            stdin=subprocess.DEVNULL,
+                            stdout=open(os.path.join(run, "refuser.log"), "wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        if port_open(REFUSE_PORT):
+            return proc
+        time.sleep(0.1)
+    raise SystemExit("bench: the refuser (nginx) did not start; see %s/refuser.log" % run)
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 # -------------------------------------------------------------------------- rows ---
 
 # key -> (label, kind): kind "rate" shows (NN%) of direct, "lat" shows (N.N×) of direct,
@@ -402,7 +446,8 @@ row(MAIN_ROWS, "tun_socks", "new SOCKS5 tunnel + GET, c=16 (/s)", "rate")
 row(MAIN_ROWS, "tun_socks_p99", "  p99 (ms)", "lat")
 row(MAIN_ROWS, "deny_connect", "denied CONNECT, new connection each, c=16 (/s)")
 row(MAIN_ROWS, "deny_connect_p99", "  p99 (ms)")
-row(MAIN_ROWS, "deny_get", "denied absolute-form GET, new connection each (/s)")
+row(MAIN_ROWS, "deny_get", "denied absolute-form GET, new connection each (/s; direct: nginx "
+    "refusing on the proxy's CPU)", "rate")
 row(MAIN_ROWS, "deny_get_p99", "  p99 (ms)")
 row(MAIN_ROWS, "deny_socks", "denied SOCKS5 CONNECT, new connection each (/s)")
 row(MAIN_ROWS, "deny_socks_p99", "  p99 (ms)")
@@ -414,6 +459,7 @@ row(MAIN_ROWS, "cpu_newconn", "proxy CPU per new-connection GET (µs)")
 row(MAIN_ROWS, "cpu_tun_connect", "proxy CPU per new CONNECT tunnel + GET (µs)")
 row(MAIN_ROWS, "cpu_tun_socks", "proxy CPU per new SOCKS5 tunnel + GET (µs)")
 row(MAIN_ROWS, "cpu_deny_connect", "proxy CPU per denied CONNECT (µs)")
+row(MAIN_ROWS, "cpu_deny_get", "proxy CPU per denied GET (µs)")
 row(MAIN_ROWS, "cpu_gb_connect", "proxy CPU per GB, CONNECT plain (s)")
 row(MAIN_ROWS, "cpu_gb_tls", "proxy CPU per GB, CONNECT TLS (s)")
 row(MAIN_ROWS, "cpu_gb_socks", "proxy CPU per GB, SOCKS5 (s)")
@@ -522,7 +568,7 @@ class Bench:
             secs = self.p["count_secs"]
             extra = ["-n", str(self.p["count"])] + list(extra)
         if t.direct:
-            to = "127.0.0.1:%d" % HTTP_PORT
+            to = "127.0.0.1:%d" % (REFUSE_PORT if kind == "deny-get" else HTTP_PORT)
         else:
             to = "127.0.0.1:%d" % (t.socks if "socks" in kind else t.http)
         host = DENIED if kind.startswith("deny") else ORIGIN
@@ -728,8 +774,9 @@ class Bench:
         s.append(("denied CONNECT", lambda t: self.loadgen(
             t, "rate", "deny-connect", "deny_connect", 16, cpu_key="cpu_deny_connect"),
             denies("http")))
-        s.append(("denied GET", lambda t: self.loadgen(t, "rate", "deny-get", "deny_get", 16),
-                  denies("http")))
+        s.append(("denied GET", lambda t: self.loadgen(
+            t, "rate", "deny-get", "deny_get", 16, cpu_key="cpu_deny_get"),
+            lambda t: t.direct or denies("http")(t)))
         s.append(("denied SOCKS5", lambda t: self.loadgen(t, "rate", "deny-socks", "deny_socks", 16),
                   denies("socks")))
         if scale:
@@ -897,6 +944,7 @@ def main():
     targets = make_targets(names)
     bench = Bench(profile, targets, run)
     origin = start_origin(run)
+    refuser = start_refuser(run)
     started = time.strftime("%Y-%m-%d %H:%M")
     try:
         for t in targets:
@@ -908,11 +956,8 @@ def main():
     finally:
         for t in targets:
             t.stop()
-        origin.terminate()
-        try:
-            origin.wait(10)
-        except subprocess.TimeoutExpired:
-            origin.kill()
+        stop(refuser)
+        stop(origin)
         shutil.rmtree(os.path.join(run, "www"), ignore_errors=True)   # 64 MiB; keep the logs
     data = dict(profile=profile, started=started, machine=machine(), scale=scale,
                 scale_tunnels=bench.p["scale_tunnels"], ka=bench.p["ka"],
