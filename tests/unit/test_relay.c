@@ -49,6 +49,10 @@ static void fill_pattern(unsigned seed, uint64_t from, char *p, size_t n)
 		p[i] = (char)pattern(seed, from + i);
 }
 
+/* SO_RCVBUF the next pair's test end gets before it connects (0: the default), so that its
+ * window is small from the start. */
+static int peer_rcvbuf;
+
 /* A connected pair over 127.0.0.1: *peer is the test's end, *mine the relay's. */
 static void tcp_pair(int *peer, int *mine)
 {
@@ -62,6 +66,10 @@ static void tcp_pair(int *peer, int *mine)
 	assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
 	*peer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(*peer >= 0);
+	if (peer_rcvbuf > 0)
+		assert_int_equal(
+		        setsockopt(*peer, SOL_SOCKET, SO_RCVBUF, &peer_rcvbuf, sizeof(peer_rcvbuf)),
+		        0);
 	assert_int_equal(connect(*peer, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	*mine = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(*mine >= 0);
@@ -100,6 +108,17 @@ static int fixture_setup(void **state)
 	f->close_on_done = true;
 	*state = f;
 	return 0;
+}
+
+/* The fixture with a client whose receive window is a few KiB. */
+static int fixture_setup_small_client(void **state)
+{
+	int rc;
+
+	peer_rcvbuf = 4096;
+	rc = fixture_setup(state);
+	peer_rcvbuf = 0;
+	return rc;
 }
 
 static void close_handles(struct fixture *f)
@@ -172,6 +191,15 @@ static void set_nonblocking(int fd)
 static void set_blocking(int fd)
 {
 	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK), 0);
+}
+
+/* Bytes in fd's receive (SIOCINQ) or send (SIOCOUTQ) queue. */
+static int queued(int fd, unsigned long req)
+{
+	int n = 0;
+
+	assert_int_equal(ioctl(fd, req, &n), 0);
+	return n;
 }
 
 /* ---- peers on threads -------------------------------------------------------------------- */
@@ -522,6 +550,37 @@ static void test_last_bytes_carry_the_fin(void **state)
 	assert_int_equal(f->r.bytes[1], sizeof(buf));
 }
 
+/* Last bytes and FIN together, more than the client can take at once: what send() does not
+ * take waits in the relay, then goes out by the polls, and the FIN follows it. */
+static void test_last_bytes_to_a_full_client(void **state)
+{
+	struct fixture *f = *state;
+	static char buf[40000];
+	int small = 4096;
+
+	assert_int_equal(setsockopt(f->a_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	set_nonblocking(f->client);
+	set_nonblocking(f->origin);
+	assert_int_equal(start(f, NULL, 0, NULL, 0, LONG_MS), 0);
+	send_stream(f->client, 19, 0, 100);
+	expect_stream(f, f->origin, 19, 0, 100);
+	fill_pattern(20, 0, buf, sizeof(buf));
+	assert_int_equal(send(f->origin, buf, sizeof(buf), MSG_MORE), (ssize_t)sizeof(buf));
+	assert_int_equal(shutdown(f->origin, SHUT_WR), 0);
+	for (int i = 0; i < 50; i++)
+		turn(f);
+	/* the client has read nothing yet: the relay holds the rest */
+	assert_true(queued(f->client, SIOCINQ) < (int)sizeof(buf));
+	for (size_t at = 0; at < sizeof(buf); at += 4000)
+		expect_stream(f, f->client, 20, at, 4000);
+	expect_eof(f, f->client);
+	shutdown(f->client, SHUT_WR);
+	run_until_done(f);
+	assert_int_equal(f->status, 0);
+	assert_true(f->r.eof[0] && f->r.eof[1]);
+	assert_int_equal(f->r.bytes[1], sizeof(buf));
+}
+
 static int caller_reads;
 
 static void on_caller_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -591,14 +650,6 @@ static void test_switch_to_buffer_mid_stream(void **state)
 
 	f->pool.max_pipes_out = 0; /* no pipes: the buffer fallback after the switch */
 	switch_over(f, false);
-}
-
-static int queued(int fd, unsigned long req)
-{
-	int n = 0;
-
-	assert_int_equal(ioctl(fd, req, &n), 0);
-	return n;
 }
 
 /* An origin that never reads: the client gets blocked, and the relay holds at most one
@@ -855,6 +906,8 @@ int main(void)
 	        T(test_short_exchange_takes_no_pipe),
 	        T(test_last_bytes_carry_the_fin),
 	        T(test_reading_handle_taken_over),
+	        cmocka_unit_test_setup_teardown(test_last_bytes_to_a_full_client,
+	                                        fixture_setup_small_client, fixture_teardown),
 	        T(test_switch_to_splice_mid_stream),
 	        T(test_switch_to_buffer_mid_stream),
 	        T(test_reader_never_reads_spliced),
