@@ -239,6 +239,16 @@ class ServeTest(common.HttpCase):
         self.assertLess(time.monotonic() - start, 5)
         self.assertEqual(self.o.requests(), [])
 
+    def test_a_client_that_never_speaks_is_cut(self):
+        # The listener accepts a connection once its client has spoken (TCP_DEFER_ACCEPT);
+        # one that stays silent is handed over by the kernel after a second anyway, and the
+        # head timeout ends it. It is not kept half-open forever.
+        p = self.proxy(conf(extra="head_timeout_s = 1\n"))
+        c = self.client(p)
+        data = c.wait_closed(10)
+        self.assertTrue(data == b"" or data.startswith(b"HTTP/1.1 408 "), data)
+        self.assertEqual(self.o.requests(), [])
+
     def test_idle_keep_alive_connections_are_closed(self):
         p = self.proxy(conf(extra="idle_timeout_s = 1\n"))
         c = self.client(p)
