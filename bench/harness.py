@@ -313,6 +313,27 @@ def make_targets(names):
 
 # ------------------------------------------------------------------------- origin ---
 
+def nginx_temps(run):
+    """nginx's temporary directories, all in the run directory (nothing under /var)."""
+    return "".join("    %s_temp_path %s/tmp;\n" % (k, run)
+                   for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+
+
+def start_nginx(run, name, conf, cpu, ports, what):
+    """Starts nginx with conf pinned to cpu, logging to run/name.log, and waits (20 s at most)
+    until every port accepts connections."""
+    log = os.path.join(run, name + ".log")
+    proc = subprocess.Popen(pinned(cpu) + ["nginx", "-p", run, "-c", conf],
+                            stdin=subprocess.DEVNULL, stdout=open(log, "wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        if all(port_open(p) for p in ports):
+            return proc
+        time.sleep(0.1)
+    raise SystemExit("bench: %s (nginx) did not start; see %s" % (what, log))
+
+
 def start_origin(run):
     www = os.path.join(run, "www")
     os.makedirs(os.path.join(run, "tmp"))
@@ -348,12 +369,7 @@ http {
     keepalive_requests 100000000;
     keepalive_timeout 300s;
     client_header_timeout 300s;
-    client_body_temp_path %(run)s/tmp;
-    proxy_temp_path %(run)s/tmp;
-    fastcgi_temp_path %(run)s/tmp;
-    uwsgi_temp_path %(run)s/tmp;
-    scgi_temp_path %(run)s/tmp;
-    root %(run)s/www;
+%(temps)s    root %(run)s/www;
     server {
 %(plain)s    }
     server {
@@ -361,16 +377,8 @@ http {
         ssl_certificate_key %(run)s/origin.key;
     }
 }
-""" % dict(run=run, plain=plain, tls=tls, fds=min(FD_LIMIT, 200000)))
-    proc = subprocess.Popen(pinned(CLIENT_CPU) + ["nginx", "-p", run, "-c", conf],
-                            stdin=subprocess.DEVNULL, stdout=open(os.path.join(run, "nginx.log"), "wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and proc.poll() is None:
-        if port_open(HTTP_PORT) and port_open(TLS_PORT):
-            return proc
-        time.sleep(0.1)
-    raise SystemExit("bench: the origin (nginx) did not start; see %s/nginx.log" % run)
+""" % dict(run=run, plain=plain, tls=tls, fds=min(FD_LIMIT, 200000), temps=nginx_temps(run)))
+    return start_nginx(run, "nginx", conf, CLIENT_CPU, (HTTP_PORT, TLS_PORT), "the origin")
 
 
 def start_refuser(run):
@@ -385,27 +393,13 @@ error_log %(run)s/refuser-error.log error;
 events { worker_connections 65536; multi_accept on; }
 http {
     access_log off;
-    client_body_temp_path %(run)s/tmp;
-    proxy_temp_path %(run)s/tmp;
-    fastcgi_temp_path %(run)s/tmp;
-    uwsgi_temp_path %(run)s/tmp;
-    scgi_temp_path %(run)s/tmp;
-    server {
+%(temps)s    server {
         listen 127.0.0.1:%(port)d backlog=65535;
         location / { return 403 "blocked by policy\\n"; }
     }
 }
-""" % dict(run=run, port=REFUSE_PORT))
-    proc = subprocess.Popen(pinned(PROXY_CPU) + ["nginx", "-p", run, "-c", conf],
-                            stdin=subprocess.DEVNULL,
-                            stdout=open(os.path.join(run, "refuser.log"), "wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and proc.poll() is None:
-        if port_open(REFUSE_PORT):
-            return proc
-        time.sleep(0.1)
-    raise SystemExit("bench: the refuser (nginx) did not start; see %s/refuser.log" % run)
+""" % dict(run=run, port=REFUSE_PORT, temps=nginx_temps(run)))
+    return start_nginx(run, "refuser", conf, PROXY_CPU, (REFUSE_PORT,), "the refuser")
 
 
 def stop(proc):
