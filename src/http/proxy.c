@@ -18,6 +18,7 @@
 #include "http/target.h"
 #include "net/dial.h"
 #include "net/relay.h"
+#include "net/stream.h"
 #include "policy/decide.h"
 #include "proxy/server.h"
 
@@ -1447,7 +1448,8 @@ static void up_start_reading(struct conn *c)
 	c->up_want = true;
 	if (c->up_reading)
 		return;
-	if (uv_read_start((uv_stream_t *)&c->up->tcp, up_on_alloc, up_on_read) < 0) {
+	/* the dial hands the origin over reading nothing (see pc_dial_cb) */
+	if (pc_stream_read((uv_stream_t *)&c->up->tcp, up_on_alloc, up_on_read) < 0) {
 		fail(c, PC_FAIL_BAD_GATEWAY, "cannot read from the origin");
 		return;
 	}

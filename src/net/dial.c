@@ -186,6 +186,26 @@ static void fail(struct pc_dial *d)
 
 static void on_attempt(uv_connect_t *req, int status);
 
+/* An attempt reads from the start, with a buffer of nothing. When its connect completes,
+ * libuv then only drops EPOLLOUT from the descriptor's registration (one EPOLL_CTL_MOD); a
+ * handle that was not reading would lose the registration and need it made again when its
+ * taker starts reading (an ADD that fails with EEXIST, then a MOD). Bytes or an EOF that come
+ * before the taker reads stay in the kernel: the empty buffer makes libuv report UV_ENOBUFS
+ * without reading, and reading stops. */
+static void park_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	*buf = uv_buf_init(NULL, 0);
+}
+
+static void park_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)nread;
+	(void)buf;
+	uv_read_stop(s);
+}
+
 /* Opens a socket and starts a non-blocking connect to addrs[i]. Returns 0 or a negative error
  * (the attempt is then closed). */
 static int attempt_start(struct pc_dial *d, unsigned i)
@@ -210,6 +230,8 @@ static int attempt_start(struct pc_dial *d, unsigned i)
 	/* a refusal known at once is reported by the request like any other */
 	if (rc == 0)
 		rc = uv_tcp_connect(&a->req, tcp, &addr->sa, on_attempt);
+	if (rc == 0)
+		rc = uv_read_start((uv_stream_t *)tcp, park_alloc, park_read);
 	if (rc < 0)
 		attempt_close(a, false);
 	return rc;

@@ -25,14 +25,16 @@
 struct pc_dial;
 
 /* The outcome, exactly once per dial that was not cancelled, never from inside the start call.
- * status 0: tcp is a connected handle on the dial's loop (TCP_NODELAY set, not reading, data
- * NULL) at the start of a zeroed block of the `size` bytes given to the start call, allocated
- * with malloc(3) and now owned by the callee: it closes the handle with uv_close and frees the
- * block with free(3) in the close callback (so a caller's struct whose first member is the
- * uv_tcp_t can be that block). peer is the address it is connected to, local its local address
- * (both valid during the call). Otherwise tcp, peer and local are NULL and status is -ETIMEDOUT
- * (the overall timeout expired first), -ECONNREFUSED (an attempt was refused: the most telling
- * answer), else the most telling attempt error (-EHOSTUNREACH, -ENETUNREACH, -EMFILE, ...); for
+ * status 0: tcp is a connected handle on the dial's loop (TCP_NODELAY set, data NULL, reading
+ * with callbacks that read nothing: whatever the peer sends waits in the kernel until the
+ * callee reads with pc_stream_read, which takes the reading over, or stops it) at the start of
+ * a zeroed block of the `size` bytes given to the start call, allocated with malloc(3) and now
+ * owned by the callee: it closes the handle with uv_close and frees the block with free(3) in
+ * the close callback (so a caller's struct whose first member is the uv_tcp_t can be that
+ * block). peer is the address it is connected to, local its local address (both valid during
+ * the call). Otherwise tcp, peer and local are NULL and status is -ETIMEDOUT (the overall
+ * timeout expired first), -ECONNREFUSED (an attempt was refused: the most telling answer), else
+ * the most telling attempt error (-EHOSTUNREACH, -ENETUNREACH, -EMFILE, ...); for
  * pc_dial_start_name also PC_EDNS, PC_EDNS_TIMEOUT or -EACCES (check() refused every address).
  * The dial handle is invalid once the callback has returned. */
 typedef void (*pc_dial_cb)(void *data, int status, uv_tcp_t *tcp, const union pc_sockaddr *peer,

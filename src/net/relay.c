@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "net/stream.h"
 
 /* Fills of one direction per wakeup before the loop serves other connections. */
 #define PUMP_ROUNDS 16
@@ -519,15 +520,8 @@ static int stream_start(struct pc_relay_core *c)
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		uv_stream_t *h = (uv_stream_t *)c->tcp[i];
 
-		rc = uv_read_start(h, on_stream_alloc, on_stream_read);
-		if (rc == UV_EALREADY) {
-			/* Read by the caller until now: its reading goes on with our callbacks
-			 * (public fields of the handle). A stop and a start would cost two
-			 * epoll_ctl calls, because libuv forgets the descriptor's registration. */
-			h->alloc_cb = on_stream_alloc;
-			h->read_cb = on_stream_read;
-			rc = 0;
-		}
+		/* a handle the caller was reading goes on reading with our callbacks */
+		rc = pc_stream_read(h, on_stream_alloc, on_stream_read);
 	}
 	if (rc < 0) {
 		stream_stop(c);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "core/error.h"
 #include "net/dial.h"
 #include "net/listen.h"
+#include "net/stream.h"
 #include "support/loop.h"
 
 extern char **environ;
@@ -719,6 +721,108 @@ static void test_handle_writes_from_callback(void **state)
 	assert_no_fd_leak(f);
 }
 
+/* ---- the winner's reading -------------------------------------------------------------- */
+
+struct taker {
+	struct fixture *f;
+	bool read_in_callback; /* takes the reading over inside the dial callback */
+	char got[64];
+	size_t len;
+	bool eof;
+};
+
+static void taker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct taker *t = h->data;
+	(void)suggested;
+
+	*buf = uv_buf_init(t->got + t->len, (unsigned)(sizeof(t->got) - t->len));
+}
+
+static void taker_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct taker *t = s->data;
+	(void)buf;
+
+	if (nread == UV_EOF)
+		t->eof = true;
+	else
+		assert_true(nread >= 0);
+	if (nread > 0)
+		t->len += (size_t)nread;
+}
+
+static void take(struct taker *t, uv_tcp_t *tcp)
+{
+	tcp->data = t;
+	assert_int_equal(pc_stream_read((uv_stream_t *)tcp, taker_alloc, taker_read), 0);
+}
+
+static void on_dial_take(void *data, int status, uv_tcp_t *tcp, const union pc_sockaddr *peer,
+                         const union pc_sockaddr *local)
+{
+	struct taker *t = data;
+
+	on_dial(t->f, status, tcp, peer, local);
+	assert_int_equal(status, 0);
+	if (t->read_in_callback)
+		take(t, tcp);
+}
+
+/* Whatever the peer sends before the winner's taker reads (a server that speaks first) waits
+ * in the kernel, EOF included, and reaches the taker whole: when the bytes came before the
+ * taker and when they came after it took the reading over. */
+static void peer_speaks_first(struct fixture *f, bool read_in_callback)
+{
+	static const char banner[] = "220 early bytes";
+	struct taker t = {.f = f, .read_in_callback = read_in_callback};
+	struct dest ok;
+	struct dest *list[] = {&ok};
+	struct pc_addr_list l;
+	struct pollfd p;
+	int server, queued = -1;
+
+	dest_listening(&ok, AF_INET);
+	l = list_of(list, 1);
+	assert_int_equal(
+	        pc_dial_start(&f->t.loop, &l, LONG_MS, sizeof(uv_tcp_t), on_dial_take, &t, &f->d),
+	        0);
+	/* the connect has been made: the destination accepts and speaks, then closes its side */
+	p = (struct pollfd){.fd = ok.fd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, GUARD_MS), 1);
+	server = accept4(ok.fd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(server >= 0);
+	assert_int_equal(send(server, banner, strlen(banner), 0), (ssize_t)strlen(banner));
+	assert_int_equal(shutdown(server, SHUT_WR), 0);
+	run_until_called(f);
+	pc_test_loop_run_for(&f->t, 50);
+	if (!read_in_callback) {
+		/* nothing was read for nobody: it is all still in the kernel */
+		assert_int_equal(t.len, 0);
+		assert_int_equal(ioctl(f->fd, FIONREAD, &queued), 0);
+		assert_int_equal(queued, (int)strlen(banner));
+		take(&t, f->tcp);
+	}
+	while (!t.eof && !f->t.expired)
+		uv_run(&f->t.loop, UV_RUN_ONCE);
+	assert_true(t.eof);
+	assert_int_equal(t.len, strlen(banner));
+	assert_memory_equal(t.got, banner, strlen(banner));
+	close(server);
+	dest_close(&ok);
+	assert_no_fd_leak(f);
+}
+
+static void test_peer_bytes_wait_for_the_taker(void **state)
+{
+	peer_speaks_first(*state, false);
+}
+
+static void test_taker_reads_from_the_callback(void **state)
+{
+	peer_speaks_first(*state, true);
+}
+
 static void test_bad_arguments(void **state)
 {
 	struct fixture *f = *state;
@@ -985,6 +1089,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_synchronous_failure_is_deferred, fixture_setup,
 	                                        fixture_teardown),
 	        cmocka_unit_test_setup_teardown(test_handle_writes_from_callback, fixture_setup,
+	                                        fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_peer_bytes_wait_for_the_taker, fixture_setup,
+	                                        fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_taker_reads_from_the_callback, fixture_setup,
 	                                        fixture_teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_arguments, fixture_setup,
 	                                        fixture_teardown),
