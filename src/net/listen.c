@@ -308,7 +308,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 int pc_listener_start(uv_loop_t *loop, int fd, pc_accept_cb cb, void *data,
                       struct pc_listener **out)
 {
-	static const int on = 1;
+	static const int on = 1, off = 0;
 	struct pc_listener *l;
 	int rc;
 
@@ -342,6 +342,11 @@ int pc_listener_start(uv_loop_t *loop, int fd, pc_accept_cb cb, void *data,
 	 * holds no descriptor. After a second the kernel hands a silent one over anyway (on the
 	 * ACK of its first SYN-ACK retransmission), and the head timeout takes it from there. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &on, sizeof(on));
+	/* Accepted sockets inherit delayed ACKs from the start: the ACK of a client's first
+	 * request rides on the answer, where quick-ACK mode (a new connection's default) sends it
+	 * alone, a segment the client's CPU pays for. A front end that must wait for more of the
+	 * client's bytes turns quick ACKs back on (pc_stream_ack_now). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof(off));
 	update(l);
 	*out = l;
 	return 0;

@@ -1,12 +1,12 @@
 /* Listening sockets, and accepting from them on a libuv loop as raw connected fds.
  *
  * The front ends get each client connection as a connected, non-blocking, close-on-exec fd
- * with TCP_NODELAY set and uv_tcp_open() it themselves, once the client has sent its first
- * bytes or has been silent for a second (TCP_DEFER_ACCEPT: the protocols served are ones where
- * the client speaks first). Accepting is ours so that it can stop:
- * at the server's connection cap (pc_listener_pause) and when the process runs out of file
- * descriptors (EMFILE and friends), where it waits ~100 ms and retries instead of spinning or
- * accepting and closing. Design notes: docs/dialing.md. */
+ * with TCP_NODELAY set, in delayed-ACK mode (see pc_stream_ack_now), and uv_tcp_open() it
+ * themselves, once the client has sent its first bytes or has been silent for a second
+ * (TCP_DEFER_ACCEPT: the protocols served are ones where the client speaks first). Accepting is
+ * ours so that it can stop: at the server's connection cap (pc_listener_pause) and when the
+ * process runs out of file descriptors (EMFILE and friends), where it waits ~100 ms and retries
+ * instead of spinning or accepting and closing. Design notes: docs/dialing.md. */
 #ifndef PC_NET_LISTEN_H
 #define PC_NET_LISTEN_H
 

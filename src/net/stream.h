@@ -1,5 +1,5 @@
-/* Reading a libuv stream: taking over a handle that is already reading, and reading at once
- * what is known to be waiting, without a trip through the poll. */
+/* A connected libuv stream: taking its reading over as it is, and acknowledging its peer's
+ * bytes at once. */
 #ifndef PC_NET_STREAM_H
 #define PC_NET_STREAM_H
 
@@ -11,11 +11,12 @@
  * of uv_read_start. */
 int pc_stream_read(uv_stream_t *s, uv_alloc_cb alloc_cb, uv_read_cb read_cb);
 
-/* pc_stream_read, then one read of the socket now, delivered to read_cb as libuv delivers one:
- * bytes; UV_EOF, after which s reads no more; another error, after which it reads no more
- * either; UV_ENOBUFS when alloc_cb gave no room; or 0 when nothing was waiting. For a TCP
- * connection whose peer has spoken (a deferred accept): its first bytes need no poll. read_cb
- * may stop or close s. Returns 0, or the error of uv_read_start (and then nothing was read). */
-int pc_stream_read_now(uv_stream_t *s, uv_alloc_cb alloc_cb, uv_read_cb read_cb);
+/* Sends the ACK the kernel is holding for what the peer sent, and puts the connection back in
+ * quick-ACK mode (TCP_QUICKACK). Accepted connections start with delayed ACKs (the listener's
+ * setting, see pc_listener_start), so that the first request's ACK rides on the answer; a front
+ * end that has to wait for more of the peer's bytes before it can answer calls this, because a
+ * peer may hold its next write until the last one is acknowledged (Nagle's algorithm), which
+ * would otherwise wait out the delayed-ACK timer. Returns 0 or a negative errno. */
+int pc_stream_ack_now(uv_tcp_t *tcp);
 
 #endif

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "net/dial.h"
 #include "net/relay.h"
+#include "net/stream.h"
 #include "policy/decide.h"
 #include "proxy/server.h"
 #include "socks/wire.h"
@@ -48,7 +49,8 @@ struct conn {
 	int handles;
 	bool closing;
 	bool reading;
-	bool eof; /* the client has ended its side */
+	bool eof;        /* the client has ended its side */
+	bool quick_acks; /* the client's bytes are acknowledged at once (see handle_input) */
 	uint8_t in[PC_SOCKS_AUTH_MAX + PC_SOCKS_REQUEST_MAX];
 	size_t in_len;
 	uint8_t out[PC_SOCKS_REPLY_MAX];
@@ -523,6 +525,13 @@ static void handle_input(struct conn *c)
 	if (c->in_len == sizeof(c->in)) {
 		conn_close(c);
 		return;
+	}
+	if (c->in_len > 0 && !c->quick_acks) {
+		/* A message in pieces: the connection started in delayed-ACK mode, and a client
+		 * whose next write waits for the last one's ACK (Nagle) would wait out the
+		 * delayed-ACK timer. */
+		c->quick_acks = true;
+		(void)pc_stream_ack_now(&c->client);
 	}
 	start_reading(c);
 }
