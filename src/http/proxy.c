@@ -142,7 +142,7 @@ struct conn {
 	bool up_want;      /* ... and we want its bytes */
 	bool up_eof;       /* the origin has ended its side */
 	bool head_started; /* bytes of the next head have arrived: its deadline runs */
-	bool quick_acks;   /* the client's bytes are acknowledged at once (see wait_for_client) */
+	bool quick_acks;   /* the client's bytes are acknowledged at once (pc_stream_ack_now) */
 	bool closing;
 	bool drain;       /* take no request after the current one */
 	bool close_after; /* close once the current reply is written */
@@ -877,17 +877,6 @@ static void on_decided(void *data, const struct pc_decision *d)
 
 static void handle_request(struct conn *c, size_t head_len);
 
-/* More of the client's bytes are needed before it gets an answer: the connection started in
- * delayed-ACK mode, and a client whose next write waits for the last one's ACK (Nagle) would
- * wait out the delayed-ACK timer. */
-static void wait_for_client(struct conn *c)
-{
-	if (!c->quick_acks) {
-		c->quick_acks = true;
-		(void)pc_stream_ack_now(&c->client);
-	}
-}
-
 static void head_pump(struct conn *c)
 {
 	struct exchange *x;
@@ -908,8 +897,8 @@ static void head_pump(struct conn *c)
 	}
 	n = pc_http_request_parse(&x->req, inbuf_data(&c->cin), inbuf_avail(&c->cin));
 	if (n == PC_AGAIN) {
-		if (inbuf_avail(&c->cin) > 0)
-			wait_for_client(c); /* a head in pieces */
+		if (inbuf_avail(&c->cin) > 0) /* a head in pieces: the client may wait for an ACK */
+			pc_stream_ack_now(&c->client, &c->quick_acks);
 		start_reading(c);
 		return;
 	}
@@ -1029,7 +1018,7 @@ static void handle_request(struct conn *c, size_t head_len)
 	if (x->req_body == PC_HTTP_BODY_NONE)
 		x->req_done = true;
 	else if (x->req_body == PC_HTTP_BODY_CHUNKED || x->req_left > inbuf_avail(&c->cin))
-		wait_for_client(c); /* the body is still on its way */
+		pc_stream_ack_now(&c->client, &c->quick_acks); /* the body is still on its way */
 
 	c->state = ST_DECIDE;
 	n = pc_decide(x->policy, pc_server_resolver(c->srv), &x->preq, &x->decision, on_decided, c,

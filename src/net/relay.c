@@ -517,12 +517,9 @@ static int stream_start(struct pc_relay_core *c)
 		c->tcp[i]->data = c;
 	}
 	c->streaming = true;
-	for (int i = 0; i < 2 && rc == 0; i++) {
-		uv_stream_t *h = (uv_stream_t *)c->tcp[i];
-
-		/* a handle the caller was reading goes on reading with our callbacks */
-		rc = pc_stream_read(h, on_stream_alloc, on_stream_read);
-	}
+	/* a handle the caller was reading goes on reading with our callbacks */
+	for (int i = 0; i < 2 && rc == 0; i++)
+		rc = pc_stream_read((uv_stream_t *)c->tcp[i], on_stream_alloc, on_stream_read);
 	if (rc < 0) {
 		stream_stop(c);
 		return rc;

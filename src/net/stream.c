@@ -1,7 +1,6 @@
 /* Connected libuv streams; see stream.h. */
 #include "net/stream.h"
 
-#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -19,13 +18,14 @@ int pc_stream_read(uv_stream_t *s, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
 	return rc;
 }
 
-int pc_stream_ack_now(uv_tcp_t *tcp)
+void pc_stream_ack_now(uv_tcp_t *tcp, bool *done)
 {
 	static const int on = 1;
 	uv_os_fd_t fd;
-	int rc = uv_fileno((uv_handle_t *)tcp, &fd);
 
-	if (rc < 0)
-		return rc;
-	return setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on)) == 0 ? 0 : -errno;
+	if (*done)
+		return;
+	*done = true;
+	if (uv_fileno((uv_handle_t *)tcp, &fd) == 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
 }

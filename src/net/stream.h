@@ -3,6 +3,7 @@
 #ifndef PC_NET_STREAM_H
 #define PC_NET_STREAM_H
 
+#include <stdbool.h>
 #include <uv.h>
 
 /* Starts reading s with alloc_cb and read_cb. If s is already reading, its reading goes on
@@ -16,7 +17,9 @@ int pc_stream_read(uv_stream_t *s, uv_alloc_cb alloc_cb, uv_read_cb read_cb);
  * setting, see pc_listener_start), so that the first request's ACK rides on the answer; a front
  * end that has to wait for more of the peer's bytes before it can answer calls this, because a
  * peer may hold its next write until the last one is acknowledged (Nagle's algorithm), which
- * would otherwise wait out the delayed-ACK timer. Returns 0 or a negative errno. */
-int pc_stream_ack_now(uv_tcp_t *tcp);
+ * would otherwise wait out the delayed-ACK timer. Once per connection is enough (the kernel's
+ * own heuristics take over): *done, the connection's flag, is set by the first call, and later
+ * calls do nothing. A failure leaves the delayed ACKs, which the kernel's timer still sends. */
+void pc_stream_ack_now(uv_tcp_t *tcp, bool *done);
 
 #endif

@@ -50,7 +50,7 @@ struct conn {
 	bool closing;
 	bool reading;
 	bool eof;        /* the client has ended its side */
-	bool quick_acks; /* the client's bytes are acknowledged at once (see handle_input) */
+	bool quick_acks; /* the client's bytes are acknowledged at once (pc_stream_ack_now) */
 	uint8_t in[PC_SOCKS_AUTH_MAX + PC_SOCKS_REQUEST_MAX];
 	size_t in_len;
 	uint8_t out[PC_SOCKS_REPLY_MAX];
@@ -526,13 +526,8 @@ static void handle_input(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if (c->in_len > 0 && !c->quick_acks) {
-		/* A message in pieces: the connection started in delayed-ACK mode, and a client
-		 * whose next write waits for the last one's ACK (Nagle) would wait out the
-		 * delayed-ACK timer. */
-		c->quick_acks = true;
-		(void)pc_stream_ack_now(&c->client);
-	}
+	if (c->in_len > 0) /* a message in pieces: the client may wait for an ACK */
+		pc_stream_ack_now(&c->client, &c->quick_acks);
 	start_reading(c);
 }
 
