@@ -106,6 +106,7 @@ struct exchange {
 	uint64_t req_left;
 	struct pc_http_chunked req_chunked;
 	bool req_done;
+	bool answer_unread; /* the origin spoke during a spliced body: read that before splicing */
 
 	/* response, origin to client */
 	struct pc_http_response resp;
@@ -395,7 +396,7 @@ static void conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	/* a tunnel, or a response body on its way by splice */
+	/* a tunnel, or a request or response body on its way by splice */
 	pc_relay_stop(&c->relay);
 	exchange_free(c);
 	upstream_close(c);
@@ -831,7 +832,8 @@ static void start_reading(struct conn *c)
 {
 	int rc;
 
-	if (c->closing || (c->state == ST_EXCHANGE && c->to_up.busy))
+	/* a relay (a body by splice, a tunnel) reads the client itself */
+	if (c->closing || (c->state == ST_EXCHANGE && c->to_up.busy) || c->relay.core != NULL)
 		return;
 	c->want_read = true;
 	if (c->reading)
@@ -857,7 +859,9 @@ static void stop_reading_now(struct conn *c)
 	if (c->reading)
 		uv_read_stop((uv_stream_t *)&c->client);
 	c->reading = false;
-	if (c->up_reading && c->up != NULL)
+	/* not only when up_reading: a fresh origin connection is still read by the dial's
+	 * callbacks that read nothing (see pc_dial_cb) */
+	if (c->up != NULL)
 		uv_read_stop((uv_stream_t *)&c->up->tcp);
 	c->up_reading = false;
 }
@@ -1311,6 +1315,101 @@ static void request_body_error(struct conn *c, const char *why)
 		reject(c, 400, why);
 }
 
+/* ---- bodies by splice ---- */
+
+/* Hands the rest of a body to the relay, `from` to `to` (pc_relay_forward): it polls both
+ * descriptors itself and takes the timer until done runs. Returns true when it took over;
+ * else the buffered path goes on, with the timer back. */
+static bool body_relay_start(struct conn *c, uv_tcp_t *from, uv_tcp_t *to, uint64_t limit,
+                             unsigned flags, pc_relay_done_cb done)
+{
+	uint64_t idle = (uint64_t)settings(c)->idle_timeout_s * 1000;
+
+	/* libuv must not be watching the descriptors */
+	stop_reading_now(c);
+	inbuf_trim(c->srv, &c->cin);
+	inbuf_trim(c->srv, &c->uin);
+	timer_disarm(c);
+	if (pc_relay_forward(&c->relay, pc_server_pool(c->srv), from, to, limit, flags, &c->timer,
+	                     idle, done, c) == 0)
+		return true;
+	c->timer.data = c;
+	timer_arm(c, idle);
+	return false;
+}
+
+/* What a body relay's done callback does first: takes the timer back. Returns false when
+ * status ended the exchange (a timeout closes the connection, an error fails the exchange). */
+static bool body_relay_ended(struct conn *c, int status)
+{
+	c->timer.data = c;
+	c->last_activity = uv_now(c->client.loop);
+	if (status == -ETIMEDOUT) {
+		conn_close(c);
+		return false;
+	}
+	if (status < 0) {
+		upstream_failed(c, "the connection to the origin failed");
+		return false;
+	}
+	timer_arm(c, (uint64_t)settings(c)->idle_timeout_s * 1000);
+	return true;
+}
+
+static void on_request_body_done(struct pc_relay *r, int status)
+{
+	struct conn *c = r->data;
+	struct exchange *x = c->x;
+
+	if (!body_relay_ended(c, status))
+		return;
+	x->req_left -= r->bytes[0] - r->unsent_len;
+	x->req_done = x->req_left == 0;
+	if (!x->req_done && r->eof[0]) {
+		/* as after an EOF read: the request cannot be completed */
+		conn_close(c);
+		return;
+	}
+	if (r->unsent_len > 0) {
+		/* what the origin did not take when it answered goes first, as if just read */
+		uv_buf_t space;
+
+		if (!inbuf_space(c->srv, &c->cin, PC_BUF_SIZE, &space) ||
+		    space.len < r->unsent_len) {
+			conn_close(c);
+			return;
+		}
+		memcpy(space.base, r->unsent, r->unsent_len);
+		c->cin.len += r->unsent_len;
+	}
+	x->answer_unread = r->answered;
+	request_pump(c);
+	if (c->state == ST_EXCHANGE)
+		response_pump(c);
+}
+
+/* Hands the rest of a Content-Length request body to the relay, client to origin by splice(2),
+ * when a buffer's worth or more is left and nothing else needs either connection: nothing
+ * buffered from either side, no write queued, no response begun. The relay gives the body back
+ * as soon as the origin has bytes to read (an early refusal, a 100 Continue), so an answer never
+ * waits behind the upload; it is spliced again once that answer is read, if it was an interim
+ * one. Chunked bodies go through the decoder. Returns true when the relay took over. */
+static bool request_splice(struct conn *c)
+{
+	struct exchange *x = c->x;
+
+	if (x->req_body != PC_HTTP_BODY_LENGTH || x->req_left < PC_BUF_SIZE || c->up == NULL ||
+	    c->up_eof || x->answer_unread || x->resp_head_done || inbuf_avail(&c->uin) > 0 ||
+	    inbuf_avail(&c->cin) > 0 || c->to_up.busy || c->to_client.busy)
+		return false;
+	if (body_relay_start(c, &c->client, &c->up->tcp, x->req_left, PC_RELAY_UNTIL_ANSWER,
+	                     on_request_body_done))
+		return true;
+	/* the buffered path does the same job; the origin's answer is read as before */
+	up_start_reading(c);
+	return false;
+}
+
 static void request_pump(struct conn *c)
 {
 	struct exchange *x = c->x;
@@ -1338,7 +1437,8 @@ static void request_pump(struct conn *c)
 			stop_reading(c);
 			return;
 		} else if (avail == 0) {
-			start_reading(c);
+			if (!request_splice(c))
+				start_reading(c);
 			return;
 		} else if (x->req_body == PC_HTTP_BODY_LENGTH) {
 			size_t n = avail < x->req_left ? avail : (size_t)x->req_left;
@@ -1443,12 +1543,14 @@ static void up_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->uin.len += (size_t)nread;
 	c->last_activity = uv_now(s->loop);
+	c->x->answer_unread = false;
 	response_pump(c);
 }
 
 static void up_start_reading(struct conn *c)
 {
-	if (c->up == NULL || c->up_eof || c->to_client.busy)
+	/* while a request body is being spliced, the relay watches the origin */
+	if (c->up == NULL || c->up_eof || c->to_client.busy || c->relay.core != NULL)
 		return;
 	c->up_want = true;
 	if (c->up_reading)
@@ -1691,29 +1793,20 @@ static int response_body(struct conn *c)
 	}
 }
 
-/* ---- response bodies by splice ---- */
+/* ---- response bodies by splice (see body_relay_start) ---- */
 
-static void on_body_done(struct pc_relay *r, int status)
+static void on_response_body_done(struct pc_relay *r, int status)
 {
 	struct conn *c = r->data;
 	struct exchange *x = c->x;
 
-	c->timer.data = c;
-	c->last_activity = uv_now(c->client.loop);
-	if (status == -ETIMEDOUT) {
-		conn_close(c);
+	if (!body_relay_ended(c, status))
 		return;
-	}
-	if (status < 0) {
-		upstream_failed(c, "the connection to the origin failed");
-		return;
-	}
 	if (x->resp_body == PC_HTTP_BODY_LENGTH) {
 		x->resp_left -= r->bytes[0];
 		x->resp_done = x->resp_left == 0;
 	}
 	c->up_eof = r->eof[0];
-	timer_arm(c, (uint64_t)settings(c)->idle_timeout_s * 1000);
 	response_pump(c);
 	/* as after an EOF read: a body the EOF left incomplete breaks the exchange */
 	if (!c->closing && c->state == ST_EXCHANGE && c->up != NULL && c->up_eof && !x->resp_done)
@@ -1727,10 +1820,10 @@ static void on_body_done(struct pc_relay *r, int status)
  * polls. Only once nothing else touches either connection: the request fully sent, no write
  * queued, the client's bytes not wanted (reading both sides stops here). Returns true when the
  * relay took over. */
-static bool body_splice(struct conn *c)
+static bool response_splice(struct conn *c)
 {
 	struct exchange *x = c->x;
-	uint64_t idle = (uint64_t)settings(c)->idle_timeout_s * 1000, limit;
+	uint64_t limit;
 
 	if (inbuf_avail(&c->uin) > 0 || c->up == NULL || c->up_eof || c->want_read ||
 	    c->to_up.busy || !x->req_done)
@@ -1741,17 +1834,8 @@ static bool body_splice(struct conn *c)
 		limit = PC_RELAY_UNTIL_EOF;
 	else
 		return false;
-	/* the relay polls both descriptors itself: libuv must not be watching them */
-	stop_reading_now(c);
-	inbuf_trim(c->srv, &c->uin);
-	timer_disarm(c); /* the relay takes the timer */
-	if (pc_relay_forward(&c->relay, pc_server_pool(c->srv), &c->up->tcp, &c->client, limit,
-	                     &c->timer, idle, on_body_done, c) == 0)
-		return true;
-	/* the buffered path does the same job */
-	c->timer.data = c;
-	timer_arm(c, idle);
-	return false;
+	/* else the buffered path does the same job */
+	return body_relay_start(c, &c->up->tcp, &c->client, limit, 0, on_response_body_done);
 }
 
 static void response_pump(struct conn *c)
@@ -1770,7 +1854,7 @@ static void response_pump(struct conn *c)
 			finish_exchange(c);
 			return;
 		}
-		if (x->resp_head_done && body_splice(c))
+		if (x->resp_head_done && response_splice(c))
 			return;
 		rc = x->resp_head_done ? response_body(c) : response_head(c);
 		if (rc == 0) {

@@ -50,9 +50,10 @@ struct pc_relay_core {
 	uv_timer_t *timer;
 	uint64_t idle_ms;
 	uint64_t last_activity;
-	int handles;    /* poll handles whose close callback is still due */
-	bool one_way;   /* dir[0] only, ending at its limit or EOF: nothing is shut down */
-	bool streaming; /* stream mode: libuv reads both handles, no poll is open */
+	int handles;       /* poll handles whose close callback is still due */
+	bool one_way;      /* dir[0] only, ending at its limit or EOF: nothing is shut down */
+	bool until_answer; /* one way: side 1 is polled for readable too, and ends it */
+	bool streaming;    /* stream mode: libuv reads both handles, no poll is open */
 };
 
 static size_t in_flight(const struct relay_dir *d)
@@ -104,11 +105,23 @@ static void core_stop(struct pc_relay_core *c)
 static void finish(struct pc_relay_core *c, int status)
 {
 	struct pc_relay *r = c->r;
+	struct pc_bufpool *pool = c->pool;
+	struct relay_dir *d = &c->dir[0];
+	char *unsent = NULL;
 
 	if (r == NULL)
 		return;
+	/* an answer's unsent bytes are in the buffer (see answer); it outlives the callback */
+	if (status == 0 && r->answered && d->len > d->off) {
+		unsent = d->buf;
+		r->unsent = d->buf + d->off;
+		r->unsent_len = d->len - d->off;
+		d->buf = NULL;
+		d->off = d->len = 0;
+	}
 	core_stop(c);
-	r->done(r, status);
+	r->done(r, status); /* r may be gone after this */
+	pc_buf_put(pool, unsent);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -123,6 +136,8 @@ static void update_polls(struct pc_relay_core *c)
 		int ev = 0;
 
 		if (!from->eof && from->left > 0 && in_flight(from) == 0)
+			ev |= UV_READABLE;
+		if (i == 1 && c->until_answer && !c->r->answered)
 			ev |= UV_READABLE;
 		if (in_flight(&c->dir[1 - i]) > 0)
 			ev |= UV_WRITABLE;
@@ -156,7 +171,10 @@ static ssize_t fill(struct pc_relay_core *c, int i)
 	if (!d->no_splice && d->pipe[0] < 0 && d->buf == NULL)
 		(void)pc_pipe_get(c->pool, d->pipe);
 	if (d->pipe[0] >= 0) {
-		want = d->left < PC_PIPE_SIZE ? (size_t)d->left : PC_PIPE_SIZE;
+		/* what an answer leaves unsent must fit the buffer it is handed back in */
+		size_t cap = c->until_answer ? PC_BUF_SIZE : PC_PIPE_SIZE;
+
+		want = d->left < cap ? (size_t)d->left : cap;
 		n = splice(fd, NULL, d->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0)
 			d->in_pipe = (size_t)n;
@@ -280,6 +298,39 @@ static void pump(struct pc_relay_core *c, int i)
 	release(c, d);
 }
 
+/* One way with PC_RELAY_UNTIL_ANSWER, `to` has spoken: the relay ends now. The bytes in flight
+ * go out if `to` takes them at once; the rest is handed back (finish), since a receiver that
+ * answered may read nothing more, and waiting for it would hold the answer up. */
+static void answer(struct pc_relay_core *c)
+{
+	struct relay_dir *d = &c->dir[0];
+	int rc = in_flight(d) > 0 ? drain(c, 0) : 1;
+
+	c->r->answered = true;
+	if (rc < 0) {
+		finish(c, rc);
+		return;
+	}
+	if (d->in_pipe > 0) {
+		/* out of the pipe into the buffer: at most one fill, which the buffer holds */
+		ssize_t n;
+
+		if (d->buf == NULL && (d->buf = pc_buf_get(c->pool)) == NULL) {
+			finish(c, -ENOMEM);
+			return;
+		}
+		n = read(d->pipe[0], d->buf, d->in_pipe);
+		if (n < 0 || (size_t)n != d->in_pipe) {
+			finish(c, n < 0 ? -errno : -EIO);
+			return;
+		}
+		d->in_pipe = 0;
+		d->off = 0;
+		d->len = (size_t)n;
+	}
+	finish(c, 0);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct pc_relay_core *c = h->data;
@@ -299,6 +350,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			return;
 		}
 		events = UV_READABLE | UV_WRITABLE;
+	}
+	if (i == 1 && c->until_answer && (events & UV_READABLE)) {
+		answer(c);
+		return;
 	}
 	/* the direction towards side i first: draining it may let the other one move */
 	if (events & UV_WRITABLE)
@@ -631,13 +686,13 @@ int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_
 }
 
 int pc_relay_forward(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *from, uv_tcp_t *to,
-                     uint64_t limit, uv_timer_t *timer, uint64_t idle_ms, pc_relay_done_cb done,
-                     void *data)
+                     uint64_t limit, unsigned flags, uv_timer_t *timer, uint64_t idle_ms,
+                     pc_relay_done_cb done, void *data)
 {
 	struct pc_relay_core *c;
 	int rc;
 
-	if (limit == 0) {
+	if (limit == 0 || (flags & ~(unsigned)PC_RELAY_UNTIL_ANSWER) != 0) {
 		memset(r, 0, sizeof(*r));
 		return -EINVAL;
 	}
@@ -646,6 +701,7 @@ int pc_relay_forward(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *from
 		return rc;
 	c = r->core;
 	c->one_way = true;
+	c->until_answer = (flags & PC_RELAY_UNTIL_ANSWER) != 0;
 	c->dir[0].left = limit;
 	c->dir[1].eof = c->dir[1].shut = true;
 	return core_start(c);

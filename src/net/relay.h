@@ -1,6 +1,7 @@
 /* Byte relay between two connected TCP streams: both ways for CONNECT tunnels, upgraded
  * connections and SOCKS tunnels; one way for a forwarded body of known length (or one that
- * ends at EOF). How bytes move: docs/connection.md.
+ * ends at EOF), optionally ending early when the receiver answers (a request body). How bytes
+ * move: docs/connection.md.
  *
  * Bulk moves socket to pipe to socket with splice(2), never through user space; where splice
  * or a pipe is unavailable, and for the first buffer's worth of a tunnel (stream mode, below),
@@ -31,6 +32,15 @@
 
 #define PC_RELAY_UNTIL_EOF UINT64_MAX /* pc_relay_forward: no limit but the sender's EOF */
 
+/* pc_relay_forward flags */
+enum {
+	/* Also end, with status 0 and answered set, once `to` has bytes to read or its EOF (a
+	 * request body whose origin answers before it is all sent): nothing more is read from
+	 * `from`, what `to` sent stays unread, and the bytes in flight that `to` does not take at
+	 * once are handed back (unsent) instead of waiting on a receiver that may read no more. */
+	PC_RELAY_UNTIL_ANSWER = 1u << 0,
+};
+
 struct pc_relay;
 struct pc_relay_core; /* private: the poll handles and the per-direction state */
 
@@ -48,6 +58,11 @@ struct pc_relay {
 	void *data;        /* for the caller */
 	uint64_t bytes[2]; /* bytes read from a (from) and from b (pending bytes included) */
 	bool eof[2];       /* a (from) and b sent EOF */
+	bool answered;     /* one way with PC_RELAY_UNTIL_ANSWER: it ended because `to` spoke */
+	/* answered: the last of bytes[0], read from `from` but not written to `to` (at most
+	 * PC_BUF_SIZE). Valid only during the done callback: the caller copies what it keeps. */
+	const char *unsent;
+	size_t unsent_len;
 };
 
 /* Relays both ways between a and b: connected TCP handles without a write queued (a write
@@ -66,11 +81,13 @@ int pc_relay_start(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *a, uv_
 /* Moves at most limit bytes (> 0; PC_RELAY_UNTIL_EOF: up to EOF) from `from` to `to`, never one
  * more: what follows in `from` stays unread. Handles and timer as for pc_relay_start; `to` is
  * not read and nothing is shut down, so both handles can carry on afterwards (keep-alive).
- * Completes with status 0 once limit bytes were written or `from` sent EOF (eof[0]; bytes[0]
- * says how many came before). Returns 0 or a negative error as pc_relay_start. */
+ * Completes with status 0 once limit bytes were written, `from` sent EOF (eof[0]; bytes[0]
+ * says how many came before), or, with PC_RELAY_UNTIL_ANSWER in flags, `to` spoke (answered;
+ * of bytes[0], all but the last unsent_len were written). Returns 0 or a negative error as
+ * pc_relay_start. */
 int pc_relay_forward(struct pc_relay *r, struct pc_bufpool *pool, uv_tcp_t *from, uv_tcp_t *to,
-                     uint64_t limit, uv_timer_t *timer, uint64_t idle_ms, pc_relay_done_cb done,
-                     void *data);
+                     uint64_t limit, unsigned flags, uv_timer_t *timer, uint64_t idle_ms,
+                     pc_relay_done_cb done, void *data);
 
 /* Ends a running relay without its callback: stops polling and the timer and gives the pipes
  * and buffers back (bytes still in flight are dropped). Accepts a relay that is not running

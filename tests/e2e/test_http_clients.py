@@ -133,6 +133,41 @@ class ClientsTest(common.HttpCase):
         self.assertEqual(res.stdout.split(), ["403", "blocked-by-allowlist"])
         self.assertEqual(len(self.p.wait_audit(1)), 1)
 
+    def test_large_uploads_move_by_splice(self):
+        """Content-Length bodies from curl (which waits for a 100 Continue first) and urllib
+        (which does not) arrive whole, and all but their first buffer never pass through the
+        proxy's user space: its read(2) calls account for under a tenth of them."""
+        size = 8 << 20
+        blob = os.urandom(size)
+        path = os.path.join(self.tmp, "upload")
+        with open(path, "wb") as f:
+            f.write(blob)
+        pid = self.p.proc.pid
+        before = common.proc_io(pid)["rchar"]
+        res = self.curl("-x", self.p.url, "-H", "Expect: 100-continue", "--expect100-timeout",
+                        "10", "-T", path, self.o.url + "/echo")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        echo = json.loads(res.stdout)
+        self.assertEqual((echo["body_length"], echo["body_sha256"]),
+                         (size, hashlib.sha256(blob).hexdigest()))
+        self.assertEqual(dict(echo["headers"]).get("Expect"), "100-continue")
+        after_curl = common.proc_io(pid)["rchar"]
+        self.assertLess(after_curl - before, size // 10)
+        script = (
+            "import hashlib, json, sys, urllib.request\n"
+            "blob = open(sys.argv[1], 'rb').read()\n"
+            "req = urllib.request.Request(sys.argv[2], data=blob, method='POST')\n"
+            "print(urllib.request.urlopen(req, timeout=30).read().decode())\n")
+        res = subprocess.run([sys.executable, "-c", script, path, self.o.url + "/echo"],
+                             capture_output=True, text=True, timeout=60,
+                             env=self.proxy_env(self.p))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        echo = json.loads(res.stdout)
+        self.assertEqual((echo["body_length"], echo["body_sha256"]),
+                         (size, hashlib.sha256(blob).hexdigest()))
+        self.assertNotIn("Expect", dict(echo["headers"]))
+        self.assertLess(common.proc_io(pid)["rchar"] - after_curl, size // 10)
+
     def git(self, env, *args, cwd=None, check=True):
         res = subprocess.run(["git"] + (["-C", cwd] if cwd else []) + list(args),
                              capture_output=True, text=True, timeout=60, env=env)

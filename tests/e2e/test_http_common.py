@@ -282,6 +282,13 @@ def proc_rss_kib(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
+def proc_io(pid):
+    """The process's I/O counters (/proc/PID/io): rchar and wchar count the bytes its read and
+    write calls moved, sockets included; bytes that splice(2) moves are not among them."""
+    with open("/proc/%d/io" % pid) as f:
+        return {k: int(v) for k, v in (line.split(":") for line in f)}
+
+
 class Blackhole:
     """A listening socket whose accept queue is full: the kernel drops further SYNs, so a
     connect to it stays in progress until the dialer's timeout. Nothing leaves the machine

@@ -547,6 +547,44 @@ class ForwardTest(common.HttpCase):
         self.assertEqual([e["target"] for e in self.o.requests()],
                          [] if r.get("Connection") else ["/small"])
 
+    def test_origin_answering_mid_upload_is_heard_at_once(self):
+        """An origin that refuses an upload after reading part of it, and then reads no more.
+        The body is moving by splice by then; its answer must still reach the client while
+        the rest of the body is unsent, not wait behind it until a timeout."""
+        origin = self.loopback(PartialReader)
+        c = self.client(self.p)
+        size = 256 << 20
+        c.send(get("http://127.0.0.1:%d/upload" % origin.port, method="PUT",
+                   extra=b"Content-Length: %d\r\n" % size))
+        stop = threading.Event()
+
+        def send_body():
+            s = c.sock.dup()
+            s.settimeout(0.2)
+            chunk, sent = b"u" * 65536, 0
+            try:
+                while sent < size and not stop.is_set():
+                    try:
+                        sent += s.send(chunk)
+                    except (TimeoutError, socket.timeout):
+                        pass
+            except OSError:
+                pass
+            finally:
+                s.close()
+
+        sender = threading.Thread(target=send_body, daemon=True)
+        sender.start()
+        try:
+            r = c.read_response(method="PUT", timeout=10)
+        finally:
+            stop.set()
+            sender.join(5)
+        self.assertEqual((r.status, r.body), (413, b"too big\n"))
+        self.assertEqual(r.get("Connection"), "close")
+        self.assertEqual(origin.got, PartialReader.take)
+        self.assertTrue(c.is_closed(5))
+
     def test_origin_failure_keeps_the_client_connection(self):
         refusing = self.loopback(common.Refusing)
         c = self.client(self.p)
@@ -557,8 +595,12 @@ class ForwardTest(common.HttpCase):
 
 
 class EarlyResponder:
-    """An origin that answers every request as soon as its head is in, reads nothing more, and
-    keeps the connection: with a small receive buffer, the proxy cannot write the body out."""
+    """An origin that answers a request once its head and the first `take` bytes of its body
+    are in (none by default), then reads nothing more and keeps the connection: with a small
+    receive buffer, the proxy cannot write the rest of the body out."""
+
+    take = 0
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -567,6 +609,7 @@ class EarlyResponder:
         self.sock.listen(4)
         self.port = self.sock.getsockname()[1]
         self.conns = []
+        self.got = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -581,7 +624,12 @@ class EarlyResponder:
         try:
             while b"\r\n\r\n" not in head and len(head) < 65536:
                 head += conn.recv(1)  # never more than the head
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            while self.got < self.take:
+                data = conn.recv(min(65536, self.take - self.got))
+                if not data:
+                    return
+                self.got += len(data)
+            conn.sendall(self.answer)
         except OSError:
             pass
 
@@ -590,6 +638,14 @@ class EarlyResponder:
         for conn in self.conns:
             conn.close()
         self.thread.join(2)
+
+
+class PartialReader(EarlyResponder):
+    """Refuses an upload with a 413 after reading its first MiB."""
+
+    take = 1 << 20
+    answer = (b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n"
+              b"\r\ntoo big\n")
 
 
 def ws_frame(opcode, payload):

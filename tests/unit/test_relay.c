@@ -89,6 +89,8 @@ struct fixture {
 	bool done;
 	int status;
 	bool close_on_done;
+	char unsent[PC_BUF_SIZE]; /* r.unsent, copied in the callback */
+	size_t unsent_len;
 };
 
 static int fixture_setup(void **state)
@@ -154,6 +156,11 @@ static void on_done(struct pc_relay *r, int status)
 	assert_false(f->done);
 	f->done = true;
 	f->status = status;
+	assert_true(r->unsent_len <= sizeof(f->unsent));
+	assert_true(r->unsent_len == 0 || r->answered);
+	if (r->unsent_len > 0)
+		memcpy(f->unsent, r->unsent, r->unsent_len);
+	f->unsent_len = r->unsent_len;
 	if (f->close_on_done)
 		close_handles(f);
 }
@@ -723,9 +730,13 @@ static void test_bad_arguments(void **state)
 
 	assert_int_equal(start(f, big, sizeof(big), NULL, 0, LONG_MS), -EINVAL);
 	assert_null(f->r.core);
-	assert_int_equal(
-	        pc_relay_forward(&f->r, &f->pool, &f->b, &f->a, 0, &f->timer, LONG_MS, on_done, f),
-	        -EINVAL);
+	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->b, &f->a, 0, 0, &f->timer, LONG_MS,
+	                                  on_done, f),
+	                 -EINVAL);
+	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->b, &f->a, 10, 1u << 7, &f->timer,
+	                                  LONG_MS, on_done, f),
+	                 -EINVAL);
+	assert_null(f->r.core);
 	assert_false(f->done);
 }
 
@@ -809,8 +820,8 @@ static void forward_exact(struct fixture *f, uint64_t limit)
 
 	f->close_on_done = false;
 	pthread_create(&body.thread, NULL, flow_write, &body);
-	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->b, &f->a, limit, &f->timer, LONG_MS,
-	                                  on_done, f),
+	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->b, &f->a, limit, 0, &f->timer,
+	                                  LONG_MS, on_done, f),
 	                 0);
 	run_until_done(f);
 	pthread_join(body.thread, NULL);
@@ -859,7 +870,7 @@ static void test_forward_until_eof(void **state)
 	f->close_on_done = false;
 	pthread_create(&body.thread, NULL, flow_write, &body);
 	pthread_create(&body_in.thread, NULL, flow_read, &body_in);
-	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->b, &f->a, PC_RELAY_UNTIL_EOF,
+	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->b, &f->a, PC_RELAY_UNTIL_EOF, 0,
 	                                  &f->timer, LONG_MS, on_done, f),
 	                 0);
 	run_until_done(f);
@@ -883,13 +894,176 @@ static void test_forward_early_eof(void **state)
 	fill_pattern(13, 0, buf, sizeof(buf));
 	assert_int_equal(write(f->origin, buf, sizeof(buf)), (ssize_t)sizeof(buf));
 	shutdown(f->origin, SHUT_WR);
-	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->b, &f->a, 5000, &f->timer, LONG_MS,
-	                                  on_done, f),
+	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->b, &f->a, 5000, 0, &f->timer,
+	                                  LONG_MS, on_done, f),
 	                 0);
 	run_until_done(f);
 	assert_int_equal(f->status, 0);
 	assert_true(f->r.eof[0]);
 	assert_int_equal(f->r.bytes[0], sizeof(buf));
+}
+
+/* Reads what the origin end has now (it is non-blocking), checking it as stream `seed`. */
+static void origin_take(struct fixture *f, unsigned seed, uint64_t *got)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(f->origin, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			assert_int_equal((unsigned char)buf[i], pattern(seed, *got + (uint64_t)i));
+		*got += (uint64_t)n;
+	}
+}
+
+/* A body its receiver answers part way (an origin refusing an upload): the relay reads no
+ * more of the sender and ends with answered. Of the bytes it counts, the receiver gets all but
+ * the unsent ones, which are the next in the stream; the answer stays unread for the caller,
+ * and the sender's next byte is the first one not counted. reading: the receiver goes on
+ * reading until the answer (else it reads nothing before, and the relay stalls on it). */
+static void forward_answered(struct fixture *f, bool reading)
+{
+	const uint64_t len = 8u * 1024 * 1024;
+	struct flow body = {f->client, 21, len, 0, false, true, -1, NULL, 0, 0};
+	struct flow rest = {f->a_fd, 21, 0, 0, false, false, -1, NULL, 0, 0};
+	char answer[7] = {0};
+	uint64_t got = 0;
+
+	f->close_on_done = false;
+	set_nonblocking(f->origin);
+	pthread_create(&body.thread, NULL, flow_write, &body);
+	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->a, &f->b, len, PC_RELAY_UNTIL_ANSWER,
+	                                  &f->timer, LONG_MS, on_done, f),
+	                 0);
+	if (reading) {
+		for (int i = 0; i < MAX_TURNS && got < 300000; i++) {
+			turn(f);
+			origin_take(f, 21, &got);
+		}
+	} else {
+		/* until the relay has filled the receiver's window and holds bytes it cannot write
+		 */
+		for (int i = 0; i < MAX_TURNS && queued(f->b_fd, SIOCOUTQ) == 0; i++)
+			turn(f);
+		for (int i = 0; i < 50; i++)
+			turn(f);
+	}
+	assert_false(f->done);
+	assert_int_equal(write(f->origin, "ANSWER", 6), 6);
+	for (int i = 0; i < MAX_TURNS && !f->done; i++) {
+		turn(f);
+		if (reading)
+			origin_take(f, 21, &got);
+	}
+	assert_true(f->done);
+	assert_int_equal(f->status, 0);
+	assert_true(f->r.answered);
+	assert_false(f->r.eof[0]);
+	assert_true(f->r.bytes[0] < len);
+	if (!reading)
+		assert_true(f->unsent_len > 0);
+	/* the bytes written arrive, then nothing: the unsent ones are the next of the stream */
+	for (int i = 0; i < MAX_TURNS && got < f->r.bytes[0] - f->unsent_len; i++) {
+		struct pollfd p = {.fd = f->origin, .events = POLLIN};
+		(void)poll(&p, 1, 2);
+		origin_take(f, 21, &got);
+	}
+	assert_int_equal(got, f->r.bytes[0] - f->unsent_len);
+	assert_null(f->r.core);
+	assert_int_equal(queued(f->origin, SIOCINQ), 0);
+	for (size_t k = 0; k < f->unsent_len; k++)
+		assert_int_equal((unsigned char)f->unsent[k], pattern(21, got + k));
+	/* the answer waits for the caller */
+	set_blocking(f->b_fd);
+	assert_int_equal(recv(f->b_fd, answer, 6, MSG_WAITALL), 6);
+	assert_string_equal(answer, "ANSWER");
+	/* the sender's bytes from the first one not relayed on */
+	set_blocking(f->a_fd);
+	rest.got = f->r.bytes[0];
+	flow_read(&rest);
+	pthread_join(body.thread, NULL);
+	assert_true(rest.ok);
+	assert_int_equal(rest.got, len);
+}
+
+static void test_forward_answered_spliced(void **state)
+{
+	forward_answered(*state, true);
+}
+
+static void test_forward_answered_buffered(void **state)
+{
+	struct fixture *f = *state;
+
+	f->pool.max_pipes_out = 0;
+	forward_answered(f, true);
+}
+
+static void test_forward_answered_by_a_stalled_receiver_spliced(void **state)
+{
+	forward_answered(*state, false);
+}
+
+static void test_forward_answered_by_a_stalled_receiver_buffered(void **state)
+{
+	struct fixture *f = *state;
+
+	f->pool.max_pipes_out = 0;
+	forward_answered(f, false);
+}
+
+/* An answer there from the start (a 100 Continue the caller has not read yet) ends the relay at
+ * once; so does the receiver's EOF. */
+static void forward_answer_first(struct fixture *f, bool eof)
+{
+	f->close_on_done = false;
+	assert_int_equal(write(f->client, "BODY", 4), 4);
+	if (eof)
+		shutdown(f->origin, SHUT_WR);
+	else
+		assert_int_equal(write(f->origin, "100", 3), 3);
+	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->a, &f->b, 1000,
+	                                  PC_RELAY_UNTIL_ANSWER, &f->timer, LONG_MS, on_done, f),
+	                 0);
+	run_until_done(f);
+	assert_int_equal(f->status, 0);
+	assert_true(f->r.answered);
+	/* the sender's bytes may have been taken in the same turn, before the answer: then they
+	 * are all at the receiver, else all still at the sender */
+	assert_true(f->r.bytes[0] == 0 || f->r.bytes[0] == 4);
+	assert_int_equal(queued(f->a_fd, SIOCINQ), 4 - (int)f->r.bytes[0]);
+	assert_int_equal(queued(f->origin, SIOCINQ), (int)f->r.bytes[0]);
+	assert_int_equal(queued(f->b_fd, SIOCINQ), eof ? 0 : 3);
+}
+
+static void test_forward_answer_first(void **state)
+{
+	forward_answer_first(*state, false);
+}
+
+static void test_forward_answer_is_eof(void **state)
+{
+	forward_answer_first(*state, true);
+}
+
+/* Without the flag the receiver's bytes change nothing: the whole body moves. */
+static void test_forward_answer_ignored(void **state)
+{
+	struct fixture *f = *state;
+	char buf[5000];
+
+	f->close_on_done = false;
+	fill_pattern(22, 0, buf, sizeof(buf));
+	assert_int_equal(write(f->origin, "100", 3), 3);
+	assert_int_equal(write(f->client, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	assert_int_equal(pc_relay_forward(&f->r, &f->pool, &f->a, &f->b, sizeof(buf), 0, &f->timer,
+	                                  LONG_MS, on_done, f),
+	                 0);
+	run_until_done(f);
+	assert_int_equal(f->status, 0);
+	assert_false(f->r.answered);
+	assert_int_equal(f->r.bytes[0], sizeof(buf));
+	assert_int_equal(queued(f->origin, SIOCINQ), (int)sizeof(buf));
 }
 
 int main(void)
@@ -920,6 +1094,16 @@ int main(void)
 	        T(test_forward_small_length),
 	        T(test_forward_until_eof),
 	        T(test_forward_early_eof),
+	        T(test_forward_answered_spliced),
+	        T(test_forward_answered_buffered),
+	        cmocka_unit_test_setup_teardown(test_forward_answered_by_a_stalled_receiver_spliced,
+	                                        fixture_setup_small_client, fixture_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_forward_answered_by_a_stalled_receiver_buffered,
+	                fixture_setup_small_client, fixture_teardown),
+	        T(test_forward_answer_first),
+	        T(test_forward_answer_is_eof),
+	        T(test_forward_answer_ignored),
 #undef T
 	};
 
